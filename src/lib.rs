@@ -1,0 +1,1 @@
+//! LogSphere: the shared library behind the six `ls-*` tools.
