@@ -1,1 +1,26 @@
 //! LogSphere: the shared library behind the six `ls-*` tools.
+//!
+//! Each module is one concept; the binaries in `src/bin/` only parse flags and call in here.
+//!
+//! - [`record`]: the log record every stage reads and writes, as JSON lines (DESIGN.md §1).
+//! - [`parse`]: raw log lines into records, with format detection.
+//! - [`cli`]: exit codes, diagnostics, signals: what every binary shares.
+//! - [`lsn`]: the LSN store, each tailed file's last safe line (DESIGN.md §2).
+//! - [`ack`]: the contiguous-acknowledgement tracker that decides how far the LSN store advances.
+//! - [`tail`]: following files through rotation (ls-tail).
+//! - [`kafka`]: producing records to topics, and the consumer input every stage shares (ls-ship).
+//! - [`mongo`]: storing and querying records in MongoDB (ls-store).
+//! - [`rules`]: alert rules over record streams (ls-watch).
+//! - [`archive`]: rolling archive files, the rollover naming (DESIGN.md §3), HDFS and the spool
+//!   (ls-roll, ls-recover).
+
+pub mod ack;
+pub mod archive;
+pub mod cli;
+pub mod kafka;
+pub mod lsn;
+pub mod mongo;
+pub mod parse;
+pub mod record;
+pub mod rules;
+pub mod tail;

@@ -1,0 +1,1 @@
+//! Rolling archive files, local and HDFS, and the spool (issue 8: to be written).

@@ -1,0 +1,1 @@
+//! MongoDB storage and queries (issue 6: to be written).

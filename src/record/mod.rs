@@ -1,0 +1,242 @@
+//! The log record: the one JSON object per line that every stage reads and writes
+//! (DESIGN.md §1), with its deterministic id and its validated category.
+//!
+//! [`write`] turns records into JSON lines quickly; [`read`] is the tolerant reader that counts and
+//! reports bad lines instead of stopping.
+
+pub mod level;
+pub mod read;
+pub mod write;
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use level::Level;
+pub use read::{BadLine, BadLineKind, ReadStats, RecordReader};
+pub use write::{RecordWriter, write_record};
+
+/// One log event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// When the event happened (from the line), or when it was read if the line had no time.
+    pub timestamp: DateTime<Utc>,
+    pub log_level: Level,
+    pub message: String,
+    /// Where it came from: the host name by default.
+    pub source: String,
+    /// Routing key: the Kafka topic and the archive folder.
+    pub category: Category,
+    /// Deterministic: the same line read twice gets the same id; stores and archives dedupe on it.
+    pub id: String,
+    /// Where in which file the line was read; `None` for records that did not come from a file.
+    pub origin: Option<Origin>,
+    /// Extra fields parsed from structured lines (JSON logs, logfmt, named pattern groups).
+    pub extra: Map<String, Value>,
+}
+
+/// The position of a record's line in the file it was read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The file's path when it was read.
+    pub file: String,
+    /// The file identity (see the tail module's fingerprinter); survives renames.
+    pub fid: String,
+    /// Line sequence number within the identity, from 1. A multi-line record has its last line's.
+    pub lsn: u64,
+    /// Byte offset just past the record's last line.
+    pub offset: u64,
+    /// CRC-32 of the last line's bytes (without line ending), so that a resume point can be
+    /// verified against the file's content (see the LSN store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc: Option<u32>,
+}
+
+/// The names of the fields every record has; all other keys of a record object are extras.
+pub const CORE_FIELDS: [&str; 7] = [
+    "timestamp",
+    "log_level",
+    "message",
+    "source",
+    "category",
+    "id",
+    "origin",
+];
+
+/// A category: `[a-z0-9_-]{1,64}`. Validated on construction, so it is always safe to use as a
+/// path component or in a topic name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Category(String);
+
+impl Category {
+    /// The category of records that no rule routed anywhere else.
+    pub const DEFAULT: &'static str = "default";
+
+    pub fn new(name: &str) -> Result<Category, InvalidCategory> {
+        let valid = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if valid {
+            Ok(Category(name.to_string()))
+        } else {
+            Err(InvalidCategory(name.chars().take(80).collect()))
+        }
+    }
+
+    pub fn default_category() -> Category {
+        Category(Self::DEFAULT.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for Category {
+    type Err = InvalidCategory;
+
+    fn from_str(s: &str) -> Result<Category, InvalidCategory> {
+        Category::new(s)
+    }
+}
+
+/// Error for a category name outside `[a-z0-9_-]{1,64}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidCategory(pub String);
+
+impl fmt::Display for InvalidCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid category {:?}: a category is 1 to 64 of [a-z0-9_-]",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for InvalidCategory {}
+
+/// The id of the line numbered `lsn` in the file identity `fid`: the same line read twice,
+/// under any path, gets the same id.
+pub fn line_id(fid: &str, lsn: u64) -> String {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(fid.as_bytes());
+    hasher.update(&[0]);
+    hasher.update(&lsn.to_le_bytes());
+    format!("{:032x}", hasher.digest128())
+}
+
+/// The id of a line that did not come from a tailed file (stdin, a pipe): derived from the
+/// source, the line's position in its stream and its bytes, so that feeding the same stream
+/// again gives the same ids.
+pub fn stream_line_id(source: &str, seq: u64, line: &[u8]) -> String {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(source.as_bytes());
+    hasher.update(&[0]);
+    hasher.update(&seq.to_le_bytes());
+    hasher.update(line);
+    format!("{:032x}", hasher.digest128())
+}
+
+/// Formats a timestamp as RFC 3339 in UTC with milliseconds, or with micro/nanoseconds when the
+/// time has them: `2026-11-22T10:00:00.123Z`.
+pub fn format_timestamp(ts: &DateTime<Utc>, out: &mut Vec<u8>) {
+    use chrono::{Datelike, Timelike};
+    let date = ts.date_naive();
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        // Outside RFC 3339's four-digit years; chrono's own formatting is rare and slow here.
+        out.extend_from_slice(
+            ts.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                .as_bytes(),
+        );
+        return;
+    }
+    let time = ts.time();
+    let mut buf = *b"0000-00-00T00:00:00.000000000Z";
+    put_digits(&mut buf[0..4], year as u32);
+    put_digits(&mut buf[5..7], date.month());
+    put_digits(&mut buf[8..10], date.day());
+    put_digits(&mut buf[11..13], time.hour());
+    put_digits(&mut buf[14..16], time.minute());
+    put_digits(&mut buf[17..19], time.second());
+    // A leap second shows as nanosecond >= 1e9; RFC 3339 writes it as second 60.
+    let nanos = time.nanosecond() % 1_000_000_000;
+    if time.nanosecond() >= 1_000_000_000 {
+        put_digits(&mut buf[17..19], 60);
+    }
+    put_digits(&mut buf[20..29], nanos);
+    let frac_digits = if nanos % 1_000_000 == 0 {
+        3
+    } else if nanos % 1_000 == 0 {
+        6
+    } else {
+        9
+    };
+    out.extend_from_slice(&buf[..20 + frac_digits]);
+    out.push(b'Z');
+}
+
+fn put_digits(dst: &mut [u8], mut value: u32) {
+    for d in dst.iter_mut().rev() {
+        *d = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// Parses an RFC 3339 timestamp as records carry it.
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn formatted(ts: DateTime<Utc>) -> String {
+        let mut out = Vec::new();
+        format_timestamp(&ts, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn timestamps_keep_milliseconds_or_finer() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 22, 3, 4, 5).unwrap();
+        assert_eq!(formatted(t), "2026-11-22T03:04:05.000Z");
+        let t = t + chrono::Duration::microseconds(123_456);
+        assert_eq!(formatted(t), "2026-11-22T03:04:05.123456Z");
+        let t = t + chrono::Duration::nanoseconds(7);
+        assert_eq!(formatted(t), "2026-11-22T03:04:05.123456007Z");
+        assert_eq!(parse_timestamp(&formatted(t)), Some(t));
+    }
+
+    #[test]
+    fn categories_are_safe_names() {
+        assert!(Category::new("error").is_ok());
+        assert!(Category::new("web_access-2").is_ok());
+        for bad in ["", "../../etc", "Error", "a/b", "a b", &"x".repeat(65)] {
+            assert!(Category::new(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ids_are_deterministic_and_distinct() {
+        assert_eq!(line_id("f1", 7), line_id("f1", 7));
+        assert_ne!(line_id("f1", 7), line_id("f1", 8));
+        assert_ne!(line_id("f1", 7), line_id("f2", 7));
+        assert_eq!(line_id("f1", 7).len(), 32);
+        assert_ne!(stream_line_id("h", 1, b"x"), stream_line_id("h", 2, b"x"));
+    }
+}

@@ -1,0 +1,1 @@
+//! Alert rules and their evaluation (issue 7: to be written).

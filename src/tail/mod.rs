@@ -1,0 +1,1 @@
+//! Tailing files (issue 4: to be written).
