@@ -5,6 +5,8 @@
 //! - [`roller`]: open files per category and date, size and time triggers, encoding, sync.
 //! - [`spool`]: switching to a local spool when the archive fails, alerts, and the import.
 //! - [`recovery`]: salvaging in-progress files left by a crash or an outage.
+//! - [`stream`]: the ls-roll loop from a record stream, with LSN commits.
+//! - [`units`]: sizes and durations in flags.
 
 pub mod hdfs;
 pub mod local;
@@ -12,7 +14,9 @@ pub mod naming;
 pub mod recovery;
 pub mod roller;
 pub mod spool;
+pub mod stream;
 pub mod target;
+pub mod units;
 
 pub use roller::{Format, RollConfig, RollStats, Roller, RouteBy};
 pub use spool::{Alerts, Spool, import};
