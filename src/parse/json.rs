@@ -46,10 +46,18 @@ fn take_first<T>(
 
 fn time_of(value: &Value, context: &Context) -> Option<chrono::DateTime<chrono::Utc>> {
     match value {
-        Value::String(text) => context
-            .whole_time(text.as_bytes())
-            .or_else(|| text.parse::<f64>().ok().and_then(time::from_epoch_number)),
-        Value::Number(n) => time::from_epoch_number(n.as_f64()?),
+        Value::String(text) => {
+            context
+                .whole_time(text.as_bytes())
+                .or_else(|| match text.parse::<i64>() {
+                    Ok(integer) => time::from_epoch_integer(integer),
+                    Err(_) => text.parse::<f64>().ok().and_then(time::from_epoch_float),
+                })
+        }
+        Value::Number(n) => match n.as_i64() {
+            Some(integer) => time::from_epoch_integer(integer),
+            None => time::from_epoch_float(n.as_f64()?),
+        },
         // Logstash/MongoDB extended JSON: {"$date": ...}.
         Value::Object(inner) => time_of(inner.get("$date")?, context),
         _ => None,

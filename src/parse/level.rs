@@ -36,8 +36,9 @@ pub struct Found {
 /// it ends in `:` (`Error: ...` at the start of a line without a timestamp).
 pub fn find(header: &[u8], lenient_first: bool) -> Option<Found> {
     let mut pos = 0;
+    let mut words = 0;
     let mut all_numeric_so_far = true;
-    for index in 0..MAX_HEADER_TOKENS {
+    for _ in 0..MAX_HEADER_TOKENS {
         while pos < header.len() && header[pos].is_ascii_whitespace() {
             pos += 1;
         }
@@ -49,23 +50,39 @@ pub fn find(header: &[u8], lenient_first: bool) -> Option<Found> {
             pos += 1;
         }
         let token = &header[start..pos];
-        if let Some(found) = classify(
-            token,
-            index == 0 && (lenient_first || token.ends_with(b":")),
-            all_numeric_so_far && index > 0,
-        ) {
+        // Separators (`-`, `|`, `---`) do not make the level stop being the first word.
+        if token.iter().all(|b| matches!(b, b'-' | b'|' | b':')) {
+            continue;
+        }
+        let first = words == 0 && (lenient_first || token.ends_with(b":"));
+        if let Some(found) = classify(token, first, all_numeric_so_far && words > 0) {
             return Some(Found {
                 start: start + found.start,
-                end: start + found.end,
+                end: closing_bracket(header, token, start + found.end),
                 ..found
             });
         }
         if token.ends_with(b":") || token.contains(&b'=') {
             return None;
         }
+        words += 1;
         all_numeric_so_far &= token.iter().all(u8::is_ascii_digit);
     }
     None
+}
+
+/// The end of a level token, past the `]` of a padded `[WARN ]` when the token opened a bracket
+/// it did not close.
+fn closing_bracket(header: &[u8], token: &[u8], end: usize) -> usize {
+    if token.first() != Some(&b'[') || token.contains(&b']') {
+        return end;
+    }
+    let blanks = header[end..].iter().take_while(|b| **b == b' ').count();
+    if header.get(end + blanks) == Some(&b']') {
+        end + blanks + 1
+    } else {
+        end
+    }
 }
 
 /// Decides whether one header token is a level (see the module docs for the rules).

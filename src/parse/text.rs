@@ -34,11 +34,8 @@ pub fn parse(line: &[u8], context: &Context, record: &mut Record) -> Option<Form
             return Some(Format::Syslog);
         }
         if logfmt::looks_like(rest.trim_ascii_start()) {
-            let time = record.timestamp;
+            // The leading time stays unless a time key overrides it.
             logfmt::parse(rest.trim_ascii_start(), context, record);
-            if record.timestamp == context.clock.now {
-                record.timestamp = time;
-            }
             return Some(Format::Logfmt);
         }
         message_with_level_prefix(rest, context, record);

@@ -12,7 +12,8 @@
 
 use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{
-    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+    DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime,
+    TimeZone, Utc,
 };
 use chrono_tz::Tz;
 
@@ -99,17 +100,33 @@ pub fn whole(text: &[u8], clock: &Clock) -> Option<DateTime<Utc>> {
     resolve(&reading, clock)
 }
 
-/// Interprets a number as epoch seconds, milliseconds, microseconds or nanoseconds, by magnitude.
-pub fn from_epoch_number(value: f64) -> Option<DateTime<Utc>> {
-    let seconds = match value.abs() {
-        v if v < 1e11 => value,
-        v if v < 1e14 => value / 1e3,
-        v if v < 1e17 => value / 1e6,
-        _ => value / 1e9,
+/// Interprets an integer as epoch seconds, milliseconds, microseconds or nanoseconds, by
+/// magnitude.
+pub fn from_epoch_integer(value: i64) -> Option<DateTime<Utc>> {
+    match value.unsigned_abs() {
+        0..100_000_000_000 => DateTime::from_timestamp(value, 0),
+        0..100_000_000_000_000 => DateTime::from_timestamp_millis(value),
+        0..100_000_000_000_000_000 => DateTime::from_timestamp_micros(value),
+        _ => Some(DateTime::from_timestamp_nanos(value)),
+    }
+}
+
+/// Like [`from_epoch_integer`] for a number with a fraction, kept to the microsecond (all a
+/// double holds for today's epoch seconds).
+pub fn from_epoch_float(value: f64) -> Option<DateTime<Utc>> {
+    if !value.is_finite() {
+        return None;
+    }
+    let micros = match value.abs() {
+        v if v < 1e11 => value * 1e6,
+        v if v < 1e14 => value * 1e3,
+        v if v < 1e17 => value,
+        _ => value / 1e3,
     };
-    let whole = seconds.floor();
-    let nanos = ((seconds - whole) * 1e9).round() as u32;
-    DateTime::from_timestamp(whole as i64, nanos.min(999_999_999))
+    if micros.abs() >= 9e18 {
+        return None;
+    }
+    DateTime::from_timestamp_micros(micros.round() as i64)
 }
 
 fn read_at(s: &[u8], at: usize) -> Option<Reading> {
@@ -401,7 +418,10 @@ fn resolve(reading: &Reading, clock: &Clock) -> Option<DateTime<Utc>> {
         (None, None) => today(clock).and_time(reading.time),
     };
     Some(match reading.offset {
-        Some(offset) => naive.and_utc() - Duration::seconds(offset.into()),
+        Some(offset) => FixedOffset::east_opt(offset)?
+            .from_local_datetime(&naive)
+            .single()?
+            .with_timezone(&Utc),
         None => in_zone(naive, clock.zone),
     })
 }
