@@ -26,23 +26,35 @@ impl Field<'_> {
 /// Makes `extra` hold exactly the present (`Some`) fields.
 pub fn set(extra: &mut Map<String, Value>, fields: &[(&str, Option<Field>)]) {
     let present = fields.iter().filter(|(_, value)| value.is_some()).count();
-    let same_keys = extra.len() == present
-        && fields
-            .iter()
-            .all(|(key, value)| value.is_none() || extra.contains_key(*key));
-    if !same_keys {
-        extra.clear();
+    if extra.len() == present && overwrite_in_place(extra, fields) {
+        return;
     }
+    extra.clear();
     for (key, value) in fields {
-        let Some(value) = *value else { continue };
-        match (extra.get_mut(*key), value) {
-            (Some(Value::String(slot)), Field::Text(bytes)) => super::set_text(slot, bytes),
-            (Some(slot), value) => *slot = value.to_value(),
-            (None, value) => {
-                extra.insert((*key).to_string(), value.to_value());
-            }
+        if let Some(value) = value {
+            extra.insert((*key).to_string(), value.to_value());
         }
     }
+}
+
+/// Overwrites every entry of `extra` with the present field of the same key; false when some
+/// entry has none (the caller then rebuilds the map). Walks the map rather than looking keys up:
+/// a short scan of static keys is cheaper than hashing each one.
+fn overwrite_in_place(extra: &mut Map<String, Value>, fields: &[(&str, Option<Field>)]) -> bool {
+    for (key, slot) in extra.iter_mut() {
+        let Some(value) = fields
+            .iter()
+            .find(|(name, _)| name == key)
+            .and_then(|(_, value)| *value)
+        else {
+            return false;
+        };
+        match (slot, value) {
+            (Value::String(text), Field::Text(bytes)) => super::set_text(text, bytes),
+            (slot, value) => *slot = value.to_value(),
+        }
+    }
+    true
 }
 
 #[cfg(test)]
