@@ -105,8 +105,8 @@ pub fn whole(text: &[u8], clock: &Clock) -> Option<DateTime<Utc>> {
 pub fn from_epoch_integer(value: i64) -> Option<DateTime<Utc>> {
     match value.unsigned_abs() {
         0..100_000_000_000 => DateTime::from_timestamp(value, 0),
-        0..100_000_000_000_000 => DateTime::from_timestamp_millis(value),
-        0..100_000_000_000_000_000 => DateTime::from_timestamp_micros(value),
+        100_000_000_000..100_000_000_000_000 => DateTime::from_timestamp_millis(value),
+        100_000_000_000_000..100_000_000_000_000_000 => DateTime::from_timestamp_micros(value),
         _ => Some(DateTime::from_timestamp_nanos(value)),
     }
 }
