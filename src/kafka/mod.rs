@@ -1,1 +1,5 @@
-//! Kafka producer and shared consumer input (issue 5: to be written).
+//! Kafka: the flags every Kafka-facing tool shares ([`args`]), the consumer behind the shared
+//! record input ([`consumer`], used through [`crate::input`]).
+
+pub mod args;
+pub mod consumer;
