@@ -159,7 +159,11 @@ impl InputContext {
 impl ClientContext for InputContext {
     fn error(&self, error: KafkaError, reason: &str) {
         // The end of a partition is how `exit_at_end` notices it is done, not an error.
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
+        let end_of_partition = matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        );
+        if !end_of_partition {
             log::error!("Kafka: {error}: {reason}");
         }
     }
