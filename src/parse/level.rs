@@ -51,7 +51,7 @@ pub fn find(header: &[u8], lenient_first: bool) -> Option<Found> {
         }
         let token = &header[start..pos];
         // Separators (`-`, `|`, `---`) do not make the level stop being the first word.
-        if token.iter().all(|b| matches!(b, b'-' | b'|' | b':')) {
+        if token.iter().all(|b| matches!(b, b'-' | b'|' | b':' | b',')) {
             continue;
         }
         let first = words == 0 && (lenient_first || token.ends_with(b":"));
@@ -115,6 +115,16 @@ fn classify(token: &[u8], first: bool, after_numbers: bool) -> Option<Found> {
             core = &core[colon + 1..];
         }
     }
+    // Monolog: "app.ERROR:" (channel, then the level in upper case). The token stays in the
+    // message, for its channel.
+    let mut start = 0;
+    if token.ends_with(b":")
+        && let Some(dot) = core.iter().rposition(|&b| b == b'.')
+        && core[dot + 1..].iter().all(u8::is_ascii_uppercase)
+    {
+        start = token.len();
+        core = &core[dot + 1..];
+    }
     if core.is_empty() || !core.iter().all(u8::is_ascii_alphabetic) {
         return None;
     }
@@ -129,7 +139,7 @@ fn classify(token: &[u8], first: bool, after_numbers: bool) -> Option<Found> {
     }
     Some(Found {
         level: Level::from_name(core)?,
-        start: 0,
+        start,
         end: token.len(),
         letter,
     })
@@ -191,6 +201,9 @@ mod tests {
         assert_eq!(level_of("the job Error count"), None);
         assert_eq!(level_of("the job ERROR count"), Some(Level::Error));
         assert_eq!(level_of("level=error msg=x"), None);
+        assert_eq!(level_of("production.ERROR: disk"), Some(Level::Error));
+        assert_eq!(level_of(", Info   CBS  Starting"), Some(Level::Info));
+        assert_eq!(level_of("app.main: Error"), None);
     }
 
     #[test]

@@ -537,3 +537,64 @@ fn every_line_gets_a_message() {
         assert_eq!(record.message, line, "{line:?}");
     }
 }
+
+#[test]
+fn more_layouts_the_rules_cover_without_knowing_them() {
+    // Redis: a prefix before a day-month-year time.
+    check(
+        "1234:M 15 Jan 2024 10:30:00.123 * Ready to accept connections",
+        "2024-01-15T10:30:00.123Z",
+        Level::Info,
+        "1234:M * Ready to accept connections",
+        Format::Log4j,
+    );
+    // A host before the time, then a level.
+    check(
+        "web01 2024-01-15 10:30:00 ERROR upstream timed out",
+        "2024-01-15T10:30:00Z",
+        Level::Error,
+        "web01 upstream timed out",
+        Format::Log4j,
+    );
+    // Cassandra: level, thread, then the time.
+    check(
+        "INFO  [main] 2024-01-15 10:30:00,123 CassandraDaemon.java:123 - Starting",
+        "2024-01-15T10:30:00.123Z",
+        Level::Info,
+        "[main] CassandraDaemon.java:123 - Starting",
+        Format::Log4j,
+    );
+    // glog/klog.
+    check(
+        "W0115 10:30:00.123456    1234 main.go:42] slow sync",
+        "2026-01-15T10:30:00.123456Z",
+        Level::Warn,
+        "1234 main.go:42] slow sync",
+        Format::Log4j,
+    );
+    // PostgreSQL: a zone name after the time.
+    check(
+        "2024-01-15 10:30:00.123 UTC [1234] ERROR:  relation \"x\" does not exist",
+        "2024-01-15T10:30:00.123Z",
+        Level::Error,
+        "[1234] relation \"x\" does not exist",
+        Format::Log4j,
+    );
+    // Monolog keeps its channel.
+    check(
+        "[2024-01-15 10:30:00] production.WARNING: Slow query",
+        "2024-01-15T10:30:00Z",
+        Level::Warn,
+        "production.WARNING: Slow query",
+        Format::Log4j,
+    );
+    // rsyslog with an ISO timestamp.
+    let (record, format) = parse("2024-01-15T10:30:00+00:00 web01 nginx[123]: worker exited");
+    assert_eq!(format, Format::Syslog);
+    assert_eq!(record.timestamp, utc("2024-01-15T10:30:00Z"));
+    assert_eq!(record.message, "worker exited");
+    // A time of day later in a line is not the event's time.
+    let (record, format) = parse("job finished at 10:30:00 after retries");
+    assert_eq!(format, Format::Raw);
+    assert_eq!(record.timestamp, now());
+}

@@ -42,6 +42,8 @@ pub enum Shape {
     Ctime,
     /// `03-17 16:13:38.811`: Android logcat.
     Logcat,
+    /// `15:16:01.123`: a time of day without a date.
+    TimeOfDay,
 }
 
 /// A timestamp found at the start of a line.
@@ -216,6 +218,18 @@ fn read_numeric(s: &[u8], at: usize) -> Option<Reading> {
                 shape: Shape::Logcat,
             })
         }
+        (1 | 2, Some(b' ')) => {
+            // 15 Jan 2024 10:30:00.123 (Redis, RFC 2822 without the weekday)
+            let day = digits(s, at, run)?;
+            let month = month_from_name(s, at + run + 1)?;
+            expect(s, at + run + 4, b' ')?;
+            let year = digits(s, at + run + 5, 4)? as i32;
+            let date = NaiveDate::from_ymd_opt(year, month, day)?;
+            expect(s, at + run + 9, b' ')?;
+            let (time, end) = read_time(s, at + run + 10)?;
+            let (offset, end) = read_zone(s, end);
+            Some(dated(date, time, offset, end))
+        }
         (2, Some(b'.')) => {
             // 05.03.2019 10:57:51 (dd.MM.yyyy)
             let day = digits(s, at, 2)?;
@@ -237,7 +251,7 @@ fn read_numeric(s: &[u8], at: usize) -> Option<Reading> {
                 time,
                 offset,
                 end,
-                shape: Shape::Numeric,
+                shape: Shape::TimeOfDay,
             })
         }
         (6, Some(b' ')) => {
@@ -380,6 +394,13 @@ fn read_zone(s: &[u8], at: usize) -> (Option<i32>, usize) {
         Some(b'+' | b'-') => read_numeric_zone(s, at).unwrap_or((None, at)),
         Some(b' ') if matches!(s.get(at + 1), Some(b'+' | b'-')) && digit_run(s, at + 2) == 4 => {
             read_numeric_zone(s, at + 1).unwrap_or((None, at))
+        }
+        // PostgreSQL and others: "2024-01-15 10:30:00.123 UTC".
+        Some(b' ')
+            if matches!(s.get(at + 1..at + 4), Some(b"UTC" | b"GMT"))
+                && !s.get(at + 4).is_some_and(u8::is_ascii_alphanumeric) =>
+        {
+            (Some(0), at + 4)
         }
         _ => (None, at),
     }
