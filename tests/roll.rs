@@ -62,12 +62,21 @@ fn final_ids(target: &dyn Target, no_in_progress: bool) -> BTreeMap<String, usiz
 
 fn assert_exactly_once(ids: &BTreeMap<String, usize>, count: u64) {
     let dups: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(dups.is_empty(), "duplicated ids: {:?}", &dups[..dups.len().min(5)]);
+    assert!(
+        dups.is_empty(),
+        "duplicated ids: {:?}",
+        &dups[..dups.len().min(5)]
+    );
     let missing: Vec<_> = (0..count)
         .map(|i| format!("id-{i:06}"))
         .filter(|id| !ids.contains_key(id))
         .collect();
-    assert!(missing.is_empty(), "{} ids missing, first {:?}", missing.len(), missing.first());
+    assert!(
+        missing.is_empty(),
+        "{} ids missing, first {:?}",
+        missing.len(),
+        missing.first()
+    );
 }
 
 fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
@@ -85,10 +94,14 @@ fn kill_9_mid_file_and_restart_loses_and_duplicates_nothing() {
     let out_arg = out.to_str().unwrap();
     let lsn_dir = dir.path().join("lsn");
     let args = [
-        "--out", out_arg,
-        "--sync-interval", "1s",
-        "--max-size", "400KiB",
-        "--lsn-dir", lsn_dir.to_str().unwrap(),
+        "--out",
+        out_arg,
+        "--sync-interval",
+        "1s",
+        "--max-size",
+        "400KiB",
+        "--lsn-dir",
+        lsn_dir.to_str().unwrap(),
     ];
     let mut child = ls_roll(&args);
     let mut stdin = child.stdin.take().unwrap();
@@ -149,7 +162,9 @@ fn a_second_ls_roll_on_the_same_root_is_refused() {
 
 #[test]
 fn writes_and_rolls_in_hdfs() {
-    let Some(uri) = common::hdfs_uri() else { return };
+    let Some(uri) = common::hdfs_uri() else {
+        return;
+    };
     let root = format!("{uri}/{}", common::unique_name("roll"));
     let mut child = ls_roll(&["--out", &root, "--max-size", "100KiB", "--gzip"]);
     let mut stdin = child.stdin.take().unwrap();
@@ -193,7 +208,10 @@ fn hdfs_outage_spools_with_an_alert_then_resumes_and_import_leaves_every_record_
     let env = services(&state, &["env"]);
     let uri = env
         .lines()
-        .find_map(|l| l.trim_start_matches("export ").strip_prefix("LOGSPHERE_HDFS_URI="))
+        .find_map(|l| {
+            l.trim_start_matches("export ")
+                .strip_prefix("LOGSPHERE_HDFS_URI=")
+        })
         .expect("the private HDFS URI")
         .trim_matches(['"', '\''])
         .to_string();
@@ -201,11 +219,16 @@ fn hdfs_outage_spools_with_an_alert_then_resumes_and_import_leaves_every_record_
     let spool = dir.path().join("spool");
     let alerts = dir.path().join("alerts.jsonl");
     let mut child = ls_roll(&[
-        "--out", &root,
-        "--spool", spool.to_str().unwrap(),
-        "--alerts", alerts.to_str().unwrap(),
-        "--probe-every", "1s",
-        "--sync-interval", "200ms",
+        "--out",
+        &root,
+        "--spool",
+        spool.to_str().unwrap(),
+        "--alerts",
+        alerts.to_str().unwrap(),
+        "--probe-every",
+        "1s",
+        "--sync-interval",
+        "200ms",
     ]);
     let mut stdin = child.stdin.take().unwrap();
     let mut next = 0u64;
@@ -226,17 +249,24 @@ fn hdfs_outage_spools_with_an_alert_then_resumes_and_import_leaves_every_record_
     });
     send(300, &mut stdin);
     services(&state, &["up", "hdfs"]);
-    wait_for("ls-roll to write to HDFS again", Duration::from_secs(180), || {
-        send(5, &mut stdin);
-        alerts_say("hdfs_recovered")
-    });
+    wait_for(
+        "ls-roll to write to HDFS again",
+        Duration::from_secs(180),
+        || {
+            send(5, &mut stdin);
+            alerts_say("hdfs_recovered")
+        },
+    );
     send(300, &mut stdin);
     drop(stdin);
     assert!(child.wait().unwrap().success());
     let total = next;
     let hdfs = archive::open_target(&root).unwrap();
     let spooled = archive::open_target(spool.to_str().unwrap()).unwrap();
-    assert!(!final_ids(spooled.as_ref(), true).is_empty(), "records went to the spool");
+    assert!(
+        !final_ids(spooled.as_ref(), true).is_empty(),
+        "records went to the spool"
+    );
     archive::import(spooled.as_ref(), hdfs.as_ref()).unwrap();
     assert_exactly_once(&final_ids(hdfs.as_ref(), true), total);
     services(&state, &["down", "hdfs"]);

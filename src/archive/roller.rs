@@ -253,12 +253,20 @@ impl<T> Roller<T> {
     fn target(&self, place: Place) -> &dyn Target {
         match place {
             Place::Archive => self.archive.as_ref(),
-            Place::Spool => self.spool.as_ref().expect("spool files need a spool").target(),
+            Place::Spool => self
+                .spool
+                .as_ref()
+                .expect("spool files need a spool")
+                .target(),
         }
     }
 
     fn place_now(&self) -> Place {
-        if self.spooling() { Place::Spool } else { Place::Archive }
+        if self.spooling() {
+            Place::Spool
+        } else {
+            Place::Archive
+        }
     }
 
     /// Appends a record; `token` comes back from [`Roller::take_durable`] once it is synced.
@@ -272,7 +280,10 @@ impl<T> Roller<T> {
             RouteBy::Event => record.timestamp,
             RouteBy::Arrival => now,
         };
-        let key = (record.category.clone(), naming::date_in(self.config.tz, when));
+        let key = (
+            record.category.clone(),
+            naming::date_in(self.config.tz, when),
+        );
         let result = self.append(&key, record, token, now);
         self.retry_on_spool(now, result)?;
         self.stats.records += 1;
@@ -329,11 +340,18 @@ impl<T> Roller<T> {
         for key in keys {
             let file = &self.open[&key];
             let expired = key.1 < today
-                || self.config.roll_every.is_some_and(|d| now >= file.opened + d)
-                || self.config.idle_close.is_some_and(|d| now >= file.last_write + d);
+                || self
+                    .config
+                    .roll_every
+                    .is_some_and(|d| now >= file.opened + d)
+                || self
+                    .config
+                    .idle_close
+                    .is_some_and(|d| now >= file.last_write + d);
             if expired {
                 self.finalize(&key)?;
-            } else if now >= file.last_sync + self.config.sync_interval && file.size() > file.synced {
+            } else if now >= file.last_sync + self.config.sync_interval && file.size() > file.synced
+            {
                 let tokens = self.open.get_mut(&key).expect("listed").sync(now)?;
                 self.durable.extend(tokens);
             }
@@ -449,7 +467,8 @@ impl<T> Roller<T> {
             return Ok(());
         }
         let names = self.target(place).list(category.as_str())?;
-        self.serials.note(category, names.iter().map(String::as_str));
+        self.serials
+            .note(category, names.iter().map(String::as_str));
         self.listed.insert((place, category.clone()));
         Ok(())
     }
@@ -492,10 +511,12 @@ impl<T> Roller<T> {
             .collect();
         for key in keys {
             let old = self.open.remove(&key).expect("listed");
-            self.spool
-                .as_mut()
-                .expect("checked")
-                .abandon(&key.0, old.name.clone(), old.synced, self.config.gzip);
+            self.spool.as_mut().expect("checked").abandon(
+                &key.0,
+                old.name.clone(),
+                old.synced,
+                self.config.gzip,
+            );
             let mut file = self
                 .create(&key, Place::Spool, now)
                 .context("cannot write to the spool either")?;
@@ -524,8 +545,7 @@ impl<T> Roller<T> {
             .map(|(k, _)| k.clone())
             .collect();
         for key in spooled {
-            self.finalize(&key)
-                .context("cannot close a spool file")?;
+            self.finalize(&key).context("cannot close a spool file")?;
         }
         let spool = self.spool.as_mut().expect("checked");
         match recovery::salvage_abandoned(spool, self.archive.as_ref(), &mut self.serials) {
@@ -569,7 +589,9 @@ mod tests {
     use crate::record::Level;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn record(i: u64, ts: DateTime<Utc>, category: &str) -> Record {
@@ -604,7 +626,10 @@ mod tests {
 
     fn names(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
-            .map(|d| d.map(|e| e.unwrap().file_name().into_string().unwrap()).collect())
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                    .collect()
+            })
             .unwrap_or_default();
         names.sort();
         names
@@ -632,8 +657,16 @@ mod tests {
     #[test]
     fn size_trigger_rolls_to_the_next_serial_and_hides_open_files() {
         let dir = tempfile::tempdir().unwrap();
-        let mut roller: Roller<u64> =
-            Roller::open(RollConfig { max_size: 400, ..config() }, local(dir.path()), None, at("2026-11-22T10:00:00Z")).unwrap();
+        let mut roller: Roller<u64> = Roller::open(
+            RollConfig {
+                max_size: 400,
+                ..config()
+            },
+            local(dir.path()),
+            None,
+            at("2026-11-22T10:00:00Z"),
+        )
+        .unwrap();
         let now = at("2026-11-22T10:00:00Z");
         for i in 0..3 {
             roller.write(&record(i, now, "error"), i, now).unwrap();
@@ -651,7 +684,9 @@ mod tests {
         }
         // Each file passed the limit with its last line, not before.
         for name in &files[..files.len() - 1] {
-            let len = std::fs::metadata(dir.path().join("error").join(name)).unwrap().len();
+            let len = std::fs::metadata(dir.path().join("error").join(name))
+                .unwrap()
+                .len();
             assert!(len >= 400, "{name}: {len}");
         }
         let mut durable = roller.take_durable();
@@ -664,7 +699,8 @@ mod tests {
     fn day_boundary_rolls_on_the_timer_at_midnight() {
         let dir = tempfile::tempdir().unwrap();
         let last = at("2026-11-22T23:59:59.999Z");
-        let mut roller: Roller<u64> = Roller::open(config(), local(dir.path()), None, last).unwrap();
+        let mut roller: Roller<u64> =
+            Roller::open(config(), local(dir.path()), None, last).unwrap();
         roller.write(&record(1, last, "access"), 1, last).unwrap();
         let midnight = at("2026-11-23T00:00:00Z");
         // The timer wakes at midnight, before the sync interval, even if nothing is written.
@@ -673,25 +709,47 @@ mod tests {
         assert_eq!(names(&dir.path().join("access")), ["_2026-11-22.0.jsonl"]);
         roller.tick(midnight).unwrap();
         assert_eq!(names(&dir.path().join("access")), ["2026-11-22.0.jsonl"]);
-        roller.write(&record(2, midnight, "access"), 2, midnight).unwrap();
+        roller
+            .write(&record(2, midnight, "access"), 2, midnight)
+            .unwrap();
         assert_eq!(
             names(&dir.path().join("access")),
             ["2026-11-22.0.jsonl", "_2026-11-23.0.jsonl"]
         );
-        assert_eq!(roller.next_deadline(), Some(midnight + chrono::Duration::seconds(1)));
+        assert_eq!(
+            roller.next_deadline(),
+            Some(midnight + chrono::Duration::seconds(1))
+        );
     }
 
     #[test]
     fn day_boundary_follows_the_zone() {
         let dir = tempfile::tempdir().unwrap();
         let tz: Tz = "Asia/Kolkata".parse().unwrap();
-        let last = tz.with_ymd_and_hms(2026, 11, 22, 23, 59, 59).unwrap().with_timezone(&Utc)
+        let last = tz
+            .with_ymd_and_hms(2026, 11, 22, 23, 59, 59)
+            .unwrap()
+            .with_timezone(&Utc)
             + chrono::Duration::milliseconds(999);
-        let mut roller: Roller<u64> =
-            Roller::open(RollConfig { tz, sync_interval: chrono::Duration::hours(1), ..config() }, local(dir.path()), None, last).unwrap();
+        let mut roller: Roller<u64> = Roller::open(
+            RollConfig {
+                tz,
+                sync_interval: chrono::Duration::hours(1),
+                ..config()
+            },
+            local(dir.path()),
+            None,
+            last,
+        )
+        .unwrap();
         roller.write(&record(1, last, "access"), 1, last).unwrap();
-        assert_eq!(roller.next_deadline(), Some(last + chrono::Duration::milliseconds(1)));
-        roller.tick(last + chrono::Duration::milliseconds(1)).unwrap();
+        assert_eq!(
+            roller.next_deadline(),
+            Some(last + chrono::Duration::milliseconds(1))
+        );
+        roller
+            .tick(last + chrono::Duration::milliseconds(1))
+            .unwrap();
         assert_eq!(names(&dir.path().join("access")), ["2026-11-22.0.jsonl"]);
     }
 
@@ -713,12 +771,20 @@ mod tests {
         let t1 = t0 + chrono::Duration::minutes(10);
         for minute in 0..60 {
             let now = t1 + chrono::Duration::minutes(minute);
-            roller.write(&record(100 + minute as u64, now, "a"), 0, now).unwrap();
+            roller
+                .write(&record(100 + minute as u64, now, "a"), 0, now)
+                .unwrap();
             roller.tick(now).unwrap();
         }
-        assert_eq!(names(&dir.path().join("a")), ["2026-11-22.0.jsonl", "_2026-11-22.1.jsonl"]);
+        assert_eq!(
+            names(&dir.path().join("a")),
+            ["2026-11-22.0.jsonl", "_2026-11-22.1.jsonl"]
+        );
         roller.tick(t1 + chrono::Duration::hours(1)).unwrap();
-        assert_eq!(names(&dir.path().join("a")), ["2026-11-22.0.jsonl", "2026-11-22.1.jsonl"]);
+        assert_eq!(
+            names(&dir.path().join("a")),
+            ["2026-11-22.0.jsonl", "2026-11-22.1.jsonl"]
+        );
     }
 
     #[test]
@@ -731,8 +797,13 @@ mod tests {
         std::fs::write(spool.path().join("error/2026-11-22.4.jsonl"), "").unwrap();
         std::fs::write(archive.path().join("error/2026-11-23.9.jsonl"), "").unwrap();
         let now = at("2026-11-22T12:00:00Z");
-        let spool_target = Spool::new(local(spool.path()), Alerts::default(), chrono::Duration::seconds(10));
-        let mut roller: Roller<u64> = Roller::open(config(), local(archive.path()), Some(spool_target), now).unwrap();
+        let spool_target = Spool::new(
+            local(spool.path()),
+            Alerts::default(),
+            chrono::Duration::seconds(10),
+        );
+        let mut roller: Roller<u64> =
+            Roller::open(config(), local(archive.path()), Some(spool_target), now).unwrap();
         roller.write(&record(1, now, "error"), 1, now).unwrap();
         roller.close_all(now).unwrap();
         assert!(names(&archive.path().join("error")).contains(&"2026-11-22.5.jsonl".to_string()));
@@ -742,8 +813,16 @@ mod tests {
     fn gzip_files_are_one_complete_member() {
         let dir = tempfile::tempdir().unwrap();
         let now = at("2026-11-22T12:00:00Z");
-        let mut roller: Roller<u64> =
-            Roller::open(RollConfig { gzip: true, ..config() }, local(dir.path()), None, now).unwrap();
+        let mut roller: Roller<u64> = Roller::open(
+            RollConfig {
+                gzip: true,
+                ..config()
+            },
+            local(dir.path()),
+            None,
+            now,
+        )
+        .unwrap();
         for i in 0..100 {
             roller.write(&record(i, now, "a"), i, now).unwrap();
             if i == 50 {
@@ -753,7 +832,8 @@ mod tests {
         roller.close_all(now).unwrap();
         let bytes = std::fs::read(dir.path().join("a/2026-11-22.0.jsonl.gz")).unwrap();
         let mut plain = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain).unwrap();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain)
+            .unwrap();
         assert_eq!(plain.lines().count(), 100);
     }
 
@@ -773,7 +853,10 @@ mod tests {
         // Crash: nothing is closed; a torn line is left at the end of the file.
         drop(roller);
         let stray = dir.path().join("a/_2026-11-22.0.jsonl");
-        let mut file = std::fs::OpenOptions::new().append(true).open(&stray).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&stray)
+            .unwrap();
         std::io::Write::write_all(&mut file, b"{\"timestamp\":\"2026-11-22T1").unwrap();
         // The input sends everything after the last commit again; commits lag behind syncs, so
         // it resends some records the file already holds: here, from record 20 on.
@@ -788,7 +871,11 @@ mod tests {
         let mut expected: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
         expected.sort();
         assert_eq!(final_ids(dir.path()), expected);
-        assert!(names(&dir.path().join("a")).iter().all(|n| !n.starts_with('_')));
+        assert!(
+            names(&dir.path().join("a"))
+                .iter()
+                .all(|n| !n.starts_with('_'))
+        );
     }
 
     /// A local target that fails every operation while `down` is set, like an unreachable HDFS.
@@ -832,7 +919,10 @@ mod tests {
         fn create(&self, path: &str) -> io::Result<Box<dyn TargetFile>> {
             check(&self.down)?;
             let inner = self.inner.create(path)?;
-            Ok(Box::new(FlakyFile { inner, down: self.down.clone() }))
+            Ok(Box::new(FlakyFile {
+                inner,
+                down: self.down.clone(),
+            }))
         }
         fn rename(&self, from: &str, to: &str) -> io::Result<()> {
             check(&self.down)?;
@@ -868,15 +958,21 @@ mod tests {
             let (archive, spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
             let alerts = spool.path().join("alerts.jsonl");
             let down = Arc::new(AtomicBool::new(false));
-            let flaky = Flaky { inner: LocalTarget::new(archive.path().into()).unwrap(), down: down.clone() };
+            let flaky = Flaky {
+                inner: LocalTarget::new(archive.path().into()).unwrap(),
+                down: down.clone(),
+            };
             let spool_target = Spool::new(
                 local(&spool.path().join("spool")),
-                Alerts { file: Some(alerts.clone()) },
+                Alerts {
+                    file: Some(alerts.clone()),
+                },
                 chrono::Duration::seconds(10),
             );
             let t0 = at("2026-11-22T12:00:00Z");
             let cfg = RollConfig { gzip, ..config() };
-            let mut roller: Roller<u64> = Roller::open(cfg, Box::new(flaky), Some(spool_target), t0).unwrap();
+            let mut roller: Roller<u64> =
+                Roller::open(cfg, Box::new(flaky), Some(spool_target), t0).unwrap();
             let mut now = t0;
             for i in 0..300u64 {
                 now = t0 + chrono::Duration::milliseconds(100 * i as i64);
@@ -886,7 +982,9 @@ mod tests {
                 if i == 200 {
                     down.store(false, Ordering::Relaxed);
                 }
-                roller.write(&record(i, now, if i % 3 == 0 { "a" } else { "b" }), i, now).unwrap();
+                roller
+                    .write(&record(i, now, if i % 3 == 0 { "a" } else { "b" }), i, now)
+                    .unwrap();
                 roller.tick(now).unwrap();
                 if i == 150 {
                     assert!(roller.spooling());
@@ -898,12 +996,19 @@ mod tests {
             durable.sort();
             assert_eq!(durable, (0..300).collect::<Vec<_>>());
             let alert_lines = std::fs::read_to_string(&alerts).unwrap();
-            assert!(alert_lines.contains("\"alert\":\"hdfs_unavailable\",\"severity\":\"critical\""), "{alert_lines}");
+            assert!(
+                alert_lines.contains("\"alert\":\"hdfs_unavailable\",\"severity\":\"critical\""),
+                "{alert_lines}"
+            );
             assert!(alert_lines.contains("hdfs_recovered"));
             // Abandoned files were salvaged; nothing in progress is left anywhere.
             for root in [archive.path(), &spool.path().join("spool")] {
                 for category in ["a", "b"] {
-                    assert!(names(&root.join(category)).iter().all(|n| !n.starts_with('_')));
+                    assert!(
+                        names(&root.join(category))
+                            .iter()
+                            .all(|n| !n.starts_with('_'))
+                    );
                 }
             }
             let spool_root = local(&spool.path().join("spool"));
