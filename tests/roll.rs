@@ -28,7 +28,7 @@ fn line(i: u64) -> String {
     format!(
         "{{\"timestamp\":\"2026-11-22T10:00:00.000Z\",\"log_level\":\"INFO\",\"message\":\"event {i} {}\",\"source\":\"h\",\"category\":\"{}\",\"id\":\"id-{i:06}\",\"origin\":{{\"file\":\"/log\",\"fid\":\"f1\",\"lsn\":{},\"offset\":{}}}}}\n",
         "x".repeat(200),
-        if i % 2 == 0 { "a" } else { "b" },
+        if i.is_multiple_of(2) { "a" } else { "b" },
         i + 1,
         (i + 1) * 300,
     )
