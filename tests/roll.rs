@@ -271,3 +271,26 @@ fn hdfs_outage_spools_with_an_alert_then_resumes_and_import_leaves_every_record_
     assert_exactly_once(&final_ids(hdfs.as_ref(), true), total);
     services(&state, &["down", "hdfs"]);
 }
+
+#[test]
+fn sigterm_drains_closes_and_names_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let mut child = ls_roll(&["--out", out]);
+    let mut stdin = child.stdin.take().unwrap();
+    for i in 0..1000 {
+        stdin.write_all(line(i).as_bytes()).unwrap();
+    }
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // stdin stays open: the signal alone ends the run.
+    assert!(child.wait().unwrap().success());
+    drop(stdin);
+    let local = archive::open_target(out).unwrap();
+    assert_exactly_once(&final_ids(local.as_ref(), true), 1000);
+}
