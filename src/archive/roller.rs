@@ -253,12 +253,20 @@ impl<T> Roller<T> {
     fn target(&self, place: Place) -> &dyn Target {
         match place {
             Place::Archive => self.archive.as_ref(),
-            Place::Spool => self.spool.as_ref().expect("spool files need a spool").target(),
+            Place::Spool => self
+                .spool
+                .as_ref()
+                .expect("spool files need a spool")
+                .target(),
         }
     }
 
     fn place_now(&self) -> Place {
-        if self.spooling() { Place::Spool } else { Place::Archive }
+        if self.spooling() {
+            Place::Spool
+        } else {
+            Place::Archive
+        }
     }
 
     /// Appends a record; `token` comes back from [`Roller::take_durable`] once it is synced.
@@ -272,7 +280,10 @@ impl<T> Roller<T> {
             RouteBy::Event => record.timestamp,
             RouteBy::Arrival => now,
         };
-        let key = (record.category.clone(), naming::date_in(self.config.tz, when));
+        let key = (
+            record.category.clone(),
+            naming::date_in(self.config.tz, when),
+        );
         let result = self.append(&key, record, token, now);
         self.retry_on_spool(now, result)?;
         self.stats.records += 1;
@@ -329,11 +340,18 @@ impl<T> Roller<T> {
         for key in keys {
             let file = &self.open[&key];
             let expired = key.1 < today
-                || self.config.roll_every.is_some_and(|d| now >= file.opened + d)
-                || self.config.idle_close.is_some_and(|d| now >= file.last_write + d);
+                || self
+                    .config
+                    .roll_every
+                    .is_some_and(|d| now >= file.opened + d)
+                || self
+                    .config
+                    .idle_close
+                    .is_some_and(|d| now >= file.last_write + d);
             if expired {
                 self.finalize(&key)?;
-            } else if now >= file.last_sync + self.config.sync_interval && file.size() > file.synced {
+            } else if now >= file.last_sync + self.config.sync_interval && file.size() > file.synced
+            {
                 let tokens = self.open.get_mut(&key).expect("listed").sync(now)?;
                 self.durable.extend(tokens);
             }
@@ -449,7 +467,8 @@ impl<T> Roller<T> {
             return Ok(());
         }
         let names = self.target(place).list(category.as_str())?;
-        self.serials.note(category, names.iter().map(String::as_str));
+        self.serials
+            .note(category, names.iter().map(String::as_str));
         self.listed.insert((place, category.clone()));
         Ok(())
     }
@@ -492,10 +511,12 @@ impl<T> Roller<T> {
             .collect();
         for key in keys {
             let old = self.open.remove(&key).expect("listed");
-            self.spool
-                .as_mut()
-                .expect("checked")
-                .abandon(&key.0, old.name.clone(), old.synced, self.config.gzip);
+            self.spool.as_mut().expect("checked").abandon(
+                &key.0,
+                old.name.clone(),
+                old.synced,
+                self.config.gzip,
+            );
             let mut file = self
                 .create(&key, Place::Spool, now)
                 .context("cannot write to the spool either")?;
@@ -524,8 +545,7 @@ impl<T> Roller<T> {
             .map(|(k, _)| k.clone())
             .collect();
         for key in spooled {
-            self.finalize(&key)
-                .context("cannot close a spool file")?;
+            self.finalize(&key).context("cannot close a spool file")?;
         }
         let spool = self.spool.as_mut().expect("checked");
         match recovery::salvage_abandoned(spool, self.archive.as_ref(), &mut self.serials) {
@@ -552,5 +572,451 @@ impl<T> Roller<T> {
         let report = recovery::recover_strays(target, &mut self.serials, &mut self.recovered_ids)?;
         self.stats.recovered += report;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::archive::local::LocalTarget;
+    use crate::archive::spool::{Alerts, import};
+    use crate::record::Level;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn record(i: u64, ts: DateTime<Utc>, category: &str) -> Record {
+        Record {
+            timestamp: ts,
+            log_level: Level::Info,
+            message: format!("event {i:04}"),
+            source: "host".into(),
+            category: Category::new(category).unwrap(),
+            id: format!("id-{i}"),
+            origin: None,
+            extra: Default::default(),
+        }
+    }
+
+    fn config() -> RollConfig {
+        RollConfig {
+            max_size: 1 << 20,
+            tz: Tz::UTC,
+            roll_every: None,
+            format: Format::Jsonl,
+            gzip: false,
+            sync_interval: chrono::Duration::seconds(1),
+            by: RouteBy::Arrival,
+            idle_close: None,
+        }
+    }
+
+    fn local(dir: &Path) -> Box<dyn Target> {
+        Box::new(LocalTarget::new(dir.to_path_buf()).unwrap())
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// Every record id in the final files under `root`, gzip or not.
+    fn final_ids(root: &Path) -> Vec<String> {
+        let mut ids = Vec::new();
+        for category in names(root).iter().filter(|n| Category::new(n).is_ok()) {
+            for name in names(&root.join(category)) {
+                if let Some(naming::Entry::Final(f)) = naming::Entry::parse(&name) {
+                    let bytes = std::fs::read(root.join(category).join(&name)).unwrap();
+                    let lines = recovery::complete_lines(&bytes, f.ext.ends_with(".gz"));
+                    let mut reader = crate::record::RecordReader::new(&lines[..]);
+                    while let Some(r) = reader.next_record().unwrap() {
+                        ids.push(r.unwrap().id);
+                    }
+                }
+            }
+        }
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn size_trigger_rolls_to_the_next_serial_and_hides_open_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut roller: Roller<u64> = Roller::open(
+            RollConfig {
+                max_size: 400,
+                ..config()
+            },
+            local(dir.path()),
+            None,
+            at("2026-11-22T10:00:00Z"),
+        )
+        .unwrap();
+        let now = at("2026-11-22T10:00:00Z");
+        for i in 0..3 {
+            roller.write(&record(i, now, "error"), i, now).unwrap();
+        }
+        // Open files are only visible under the in-progress mark.
+        assert_eq!(names(&dir.path().join("error")), ["_2026-11-22.0.jsonl"]);
+        for i in 3..6 {
+            roller.write(&record(i, now, "error"), i, now).unwrap();
+        }
+        roller.close_all(now).unwrap();
+        let files = names(&dir.path().join("error"));
+        assert!(files.len() >= 2, "{files:?}");
+        for (serial, name) in files.iter().enumerate() {
+            assert_eq!(name, &format!("2026-11-22.{serial}.jsonl"));
+        }
+        // Each file passed the limit with its last line, not before.
+        for name in &files[..files.len() - 1] {
+            let len = std::fs::metadata(dir.path().join("error").join(name))
+                .unwrap()
+                .len();
+            assert!(len >= 400, "{name}: {len}");
+        }
+        let mut durable = roller.take_durable();
+        durable.sort();
+        assert_eq!(durable, (0..6).collect::<Vec<_>>());
+        assert_eq!(final_ids(dir.path()).len(), 6);
+    }
+
+    #[test]
+    fn day_boundary_rolls_on_the_timer_at_midnight() {
+        let dir = tempfile::tempdir().unwrap();
+        let last = at("2026-11-22T23:59:59.999Z");
+        let mut roller: Roller<u64> =
+            Roller::open(config(), local(dir.path()), None, last).unwrap();
+        roller.write(&record(1, last, "access"), 1, last).unwrap();
+        let midnight = at("2026-11-23T00:00:00Z");
+        // The timer wakes at midnight, before the sync interval, even if nothing is written.
+        assert_eq!(roller.next_deadline(), Some(midnight));
+        roller.tick(last).unwrap();
+        assert_eq!(names(&dir.path().join("access")), ["_2026-11-22.0.jsonl"]);
+        roller.tick(midnight).unwrap();
+        assert_eq!(names(&dir.path().join("access")), ["2026-11-22.0.jsonl"]);
+        roller
+            .write(&record(2, midnight, "access"), 2, midnight)
+            .unwrap();
+        assert_eq!(
+            names(&dir.path().join("access")),
+            ["2026-11-22.0.jsonl", "_2026-11-23.0.jsonl"]
+        );
+        assert_eq!(
+            roller.next_deadline(),
+            Some(midnight + chrono::Duration::seconds(1))
+        );
+    }
+
+    #[test]
+    fn day_boundary_follows_the_zone() {
+        let dir = tempfile::tempdir().unwrap();
+        let tz: Tz = "Asia/Kolkata".parse().unwrap();
+        let last = tz
+            .with_ymd_and_hms(2026, 11, 22, 23, 59, 59)
+            .unwrap()
+            .with_timezone(&Utc)
+            + chrono::Duration::milliseconds(999);
+        let mut roller: Roller<u64> = Roller::open(
+            RollConfig {
+                tz,
+                sync_interval: chrono::Duration::hours(1),
+                ..config()
+            },
+            local(dir.path()),
+            None,
+            last,
+        )
+        .unwrap();
+        roller.write(&record(1, last, "access"), 1, last).unwrap();
+        assert_eq!(
+            roller.next_deadline(),
+            Some(last + chrono::Duration::milliseconds(1))
+        );
+        roller
+            .tick(last + chrono::Duration::milliseconds(1))
+            .unwrap();
+        assert_eq!(names(&dir.path().join("access")), ["2026-11-22.0.jsonl"]);
+    }
+
+    #[test]
+    fn roll_every_and_idle_close_roll_without_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = at("2026-11-22T10:00:00Z");
+        let cfg = RollConfig {
+            roll_every: Some(chrono::Duration::hours(1)),
+            idle_close: Some(chrono::Duration::minutes(5)),
+            ..config()
+        };
+        let mut roller: Roller<u64> = Roller::open(cfg, local(dir.path()), None, t0).unwrap();
+        roller.write(&record(1, t0, "a"), 1, t0).unwrap();
+        roller.tick(t0 + chrono::Duration::minutes(4)).unwrap();
+        assert_eq!(names(&dir.path().join("a")), ["_2026-11-22.0.jsonl"]);
+        roller.tick(t0 + chrono::Duration::minutes(5)).unwrap();
+        assert_eq!(names(&dir.path().join("a")), ["2026-11-22.0.jsonl"]);
+        let t1 = t0 + chrono::Duration::minutes(10);
+        for minute in 0..60 {
+            let now = t1 + chrono::Duration::minutes(minute);
+            roller
+                .write(&record(100 + minute as u64, now, "a"), 0, now)
+                .unwrap();
+            roller.tick(now).unwrap();
+        }
+        assert_eq!(
+            names(&dir.path().join("a")),
+            ["2026-11-22.0.jsonl", "_2026-11-22.1.jsonl"]
+        );
+        roller.tick(t1 + chrono::Duration::hours(1)).unwrap();
+        assert_eq!(
+            names(&dir.path().join("a")),
+            ["2026-11-22.0.jsonl", "2026-11-22.1.jsonl"]
+        );
+    }
+
+    #[test]
+    fn serials_continue_after_a_restart_from_archive_and_spool() {
+        let (archive, spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        std::fs::create_dir_all(archive.path().join("error")).unwrap();
+        std::fs::create_dir_all(spool.path().join("error")).unwrap();
+        std::fs::write(archive.path().join("error/2026-11-22.0.jsonl"), "").unwrap();
+        std::fs::write(archive.path().join("error/2026-11-22.1.jsonl.gz"), "").unwrap();
+        std::fs::write(spool.path().join("error/2026-11-22.4.jsonl"), "").unwrap();
+        std::fs::write(archive.path().join("error/2026-11-23.9.jsonl"), "").unwrap();
+        let now = at("2026-11-22T12:00:00Z");
+        let spool_target = Spool::new(
+            local(spool.path()),
+            Alerts::default(),
+            chrono::Duration::seconds(10),
+        );
+        let mut roller: Roller<u64> =
+            Roller::open(config(), local(archive.path()), Some(spool_target), now).unwrap();
+        roller.write(&record(1, now, "error"), 1, now).unwrap();
+        roller.close_all(now).unwrap();
+        assert!(names(&archive.path().join("error")).contains(&"2026-11-22.5.jsonl".to_string()));
+    }
+
+    #[test]
+    fn gzip_files_are_one_complete_member() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = at("2026-11-22T12:00:00Z");
+        let mut roller: Roller<u64> = Roller::open(
+            RollConfig {
+                gzip: true,
+                ..config()
+            },
+            local(dir.path()),
+            None,
+            now,
+        )
+        .unwrap();
+        for i in 0..100 {
+            roller.write(&record(i, now, "a"), i, now).unwrap();
+            if i == 50 {
+                roller.tick(now + chrono::Duration::seconds(2)).unwrap();
+            }
+        }
+        roller.close_all(now).unwrap();
+        let bytes = std::fs::read(dir.path().join("a/2026-11-22.0.jsonl.gz")).unwrap();
+        let mut plain = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain)
+            .unwrap();
+        assert_eq!(plain.lines().count(), 100);
+    }
+
+    #[test]
+    fn a_crash_leaves_files_that_the_next_run_recovers_without_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = at("2026-11-22T12:00:00Z");
+        let records: Vec<Record> = (0..50).map(|i| record(i, now, "a")).collect();
+        let mut roller: Roller<u64> = Roller::open(config(), local(dir.path()), None, now).unwrap();
+        for r in &records[..30] {
+            roller.write(r, 0, now).unwrap();
+        }
+        roller.tick(now + chrono::Duration::seconds(1)).unwrap();
+        for r in &records[30..40] {
+            roller.write(r, 0, now).unwrap();
+        }
+        // Crash: nothing is closed; a torn line is left at the end of the file.
+        drop(roller);
+        let stray = dir.path().join("a/_2026-11-22.0.jsonl");
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&stray)
+            .unwrap();
+        std::io::Write::write_all(&mut file, b"{\"timestamp\":\"2026-11-22T1").unwrap();
+        // The input sends everything after the last commit again; commits lag behind syncs, so
+        // it resends some records the file already holds: here, from record 20 on.
+        let mut roller: Roller<u64> = Roller::open(config(), local(dir.path()), None, now).unwrap();
+        assert_eq!(roller.stats().recovered, 1);
+        assert!(!stray.exists());
+        for r in &records[20..] {
+            roller.write(r, 0, now).unwrap();
+        }
+        roller.close_all(now).unwrap();
+        assert_eq!(roller.stats().duplicates, 10);
+        let mut expected: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        expected.sort();
+        assert_eq!(final_ids(dir.path()), expected);
+        assert!(
+            names(&dir.path().join("a"))
+                .iter()
+                .all(|n| !n.starts_with('_'))
+        );
+    }
+
+    /// A local target that fails every operation while `down` is set, like an unreachable HDFS.
+    struct Flaky {
+        inner: LocalTarget,
+        down: Arc<AtomicBool>,
+    }
+
+    struct FlakyFile {
+        inner: Box<dyn TargetFile>,
+        down: Arc<AtomicBool>,
+    }
+
+    fn check(down: &AtomicBool) -> io::Result<()> {
+        if down.load(Ordering::Relaxed) {
+            Err(io::Error::new(io::ErrorKind::ConnectionRefused, "down"))
+        } else {
+            Ok(())
+        }
+    }
+
+    impl TargetFile for FlakyFile {
+        fn write(&mut self, data: &[u8]) -> io::Result<()> {
+            check(&self.down)?;
+            self.inner.write(data)
+        }
+        fn sync(&mut self) -> io::Result<()> {
+            check(&self.down)?;
+            self.inner.sync()
+        }
+        fn close(self: Box<Self>) -> io::Result<()> {
+            check(&self.down)?;
+            self.inner.close()
+        }
+    }
+
+    impl Target for Flaky {
+        fn describe(&self) -> String {
+            "flaky".into()
+        }
+        fn create(&self, path: &str) -> io::Result<Box<dyn TargetFile>> {
+            check(&self.down)?;
+            let inner = self.inner.create(path)?;
+            Ok(Box::new(FlakyFile {
+                inner,
+                down: self.down.clone(),
+            }))
+        }
+        fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+            check(&self.down)?;
+            self.inner.rename(from, to)
+        }
+        fn list(&self, dir: &str) -> io::Result<Vec<String>> {
+            check(&self.down)?;
+            self.inner.list(dir)
+        }
+        fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+            check(&self.down)?;
+            self.inner.read(path)
+        }
+        fn remove(&self, path: &str) -> io::Result<()> {
+            check(&self.down)?;
+            self.inner.remove(path)
+        }
+        fn recover(&self, path: &str) -> io::Result<()> {
+            check(&self.down)?;
+            self.inner.recover(path)
+        }
+        fn probe(&self) -> io::Result<()> {
+            check(&self.down)
+        }
+        fn lock(&self) -> Result<Box<dyn Send>> {
+            self.inner.lock()
+        }
+    }
+
+    #[test]
+    fn an_outage_spools_and_every_record_ends_up_once() {
+        for gzip in [false, true] {
+            let (archive, spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            let alerts = spool.path().join("alerts.jsonl");
+            let down = Arc::new(AtomicBool::new(false));
+            let flaky = Flaky {
+                inner: LocalTarget::new(archive.path().into()).unwrap(),
+                down: down.clone(),
+            };
+            let spool_target = Spool::new(
+                local(&spool.path().join("spool")),
+                Alerts {
+                    file: Some(alerts.clone()),
+                },
+                chrono::Duration::seconds(10),
+            );
+            let t0 = at("2026-11-22T12:00:00Z");
+            let cfg = RollConfig { gzip, ..config() };
+            let mut roller: Roller<u64> =
+                Roller::open(cfg, Box::new(flaky), Some(spool_target), t0).unwrap();
+            let mut now = t0;
+            for i in 0..300u64 {
+                now = t0 + chrono::Duration::milliseconds(100 * i as i64);
+                if i == 100 {
+                    down.store(true, Ordering::Relaxed);
+                }
+                if i == 200 {
+                    down.store(false, Ordering::Relaxed);
+                }
+                roller
+                    .write(&record(i, now, if i % 3 == 0 { "a" } else { "b" }), i, now)
+                    .unwrap();
+                roller.tick(now).unwrap();
+                if i == 150 {
+                    assert!(roller.spooling());
+                }
+            }
+            assert!(!roller.spooling(), "switched back after a probe");
+            roller.close_all(now).unwrap();
+            let mut durable = roller.take_durable();
+            durable.sort();
+            assert_eq!(durable, (0..300).collect::<Vec<_>>());
+            let alert_lines = std::fs::read_to_string(&alerts).unwrap();
+            assert!(
+                alert_lines.contains("\"alert\":\"hdfs_unavailable\",\"severity\":\"critical\""),
+                "{alert_lines}"
+            );
+            assert!(alert_lines.contains("hdfs_recovered"));
+            // Abandoned files were salvaged; nothing in progress is left anywhere.
+            for root in [archive.path(), &spool.path().join("spool")] {
+                for category in ["a", "b"] {
+                    assert!(
+                        names(&root.join(category))
+                            .iter()
+                            .all(|n| !n.starts_with('_'))
+                    );
+                }
+            }
+            let spool_root = local(&spool.path().join("spool"));
+            let report = import(spool_root.as_ref(), local(archive.path()).as_ref()).unwrap();
+            assert!(report.files > 0);
+            let mut expected: Vec<String> = (0..300).map(|i| format!("id-{i}")).collect();
+            expected.sort();
+            assert_eq!(final_ids(archive.path()), expected, "gzip: {gzip}");
+        }
     }
 }

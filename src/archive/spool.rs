@@ -29,7 +29,13 @@ pub struct Alerts {
 
 impl Alerts {
     /// Writes one alert line in the ls-watch alert format.
-    pub fn raise(&self, alert: &str, severity: &str, now: DateTime<Utc>, fields: serde_json::Value) {
+    pub fn raise(
+        &self,
+        alert: &str,
+        severity: &str,
+        now: DateTime<Utc>,
+        fields: serde_json::Value,
+    ) {
         let mut value = serde_json::json!({
             "alert": alert,
             "severity": severity,
@@ -233,9 +239,9 @@ pub fn import_file(spool: &dyn Target, archive: &dyn Target, file: &SpoolFile) -
     let archived = archive.list(&file.category)?;
     let mut target_name = file.name.clone();
     if archived.contains(&file.name.to_string()) {
-        let same_date = archived.iter().filter(|n| {
-            matches!(Entry::parse(n), Some(Entry::Final(f)) if f.date == file.name.date)
-        });
+        let same_date = archived.iter().filter(
+            |n| matches!(Entry::parse(n), Some(Entry::Final(f)) if f.date == file.name.date),
+        );
         for name in same_date {
             if archive.read(&naming::relative_path(&file.category, name))? == bytes {
                 spool.remove(&source)?;
@@ -300,5 +306,8 @@ fn copy_in(archive: &dyn Target, category: &str, name: &FileName, bytes: &[u8]) 
             bytes.len()
         )));
     }
-    archive.rename(&importing, &naming::relative_path(category, &name.to_string()))
+    archive.rename(
+        &importing,
+        &naming::relative_path(category, &name.to_string()),
+    )
 }

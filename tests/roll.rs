@@ -1,0 +1,296 @@
+//! ls-roll end to end: the binary against a local directory (kill -9 and restart) and against
+//! the real HDFS from `scripts/services` (writing and rolling; an outage of a private instance).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use logsphere::archive::naming::Entry;
+use logsphere::archive::recovery::complete_lines;
+use logsphere::archive::{self, Target};
+use logsphere::record::RecordReader;
+
+fn ls_roll(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ls-roll"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start ls-roll")
+}
+
+/// The JSON line of record `i`, in category `a` or `b`, read from line `i + 1` of file `f1`.
+fn line(i: u64) -> String {
+    format!(
+        "{{\"timestamp\":\"2026-11-22T10:00:00.000Z\",\"log_level\":\"INFO\",\"message\":\"event {i} {}\",\"source\":\"h\",\"category\":\"{}\",\"id\":\"id-{i:06}\",\"origin\":{{\"file\":\"/log\",\"fid\":\"f1\",\"lsn\":{},\"offset\":{}}}}}\n",
+        "x".repeat(200),
+        if i.is_multiple_of(2) { "a" } else { "b" },
+        i + 1,
+        (i + 1) * 300,
+    )
+}
+
+/// How many times each id appears in the final files of `target`; panics on an in-progress
+/// file when `no_in_progress` is set.
+fn final_ids(target: &dyn Target, no_in_progress: bool) -> BTreeMap<String, usize> {
+    let mut ids = BTreeMap::new();
+    for category in target.list("").unwrap() {
+        if logsphere::record::Category::new(&category).is_err() {
+            continue;
+        }
+        for name in target.list(&category).unwrap() {
+            match Entry::parse(&name) {
+                Some(Entry::Final(f)) => {
+                    let bytes = target.read(&format!("{category}/{name}")).unwrap();
+                    let lines = complete_lines(&bytes, f.ext.ends_with(".gz"));
+                    let mut reader = RecordReader::new(&lines[..]);
+                    while let Some(r) = reader.next_record().unwrap() {
+                        *ids.entry(r.unwrap().id).or_insert(0) += 1;
+                    }
+                }
+                Some(_) if no_in_progress => panic!("in-progress file left: {category}/{name}"),
+                _ => {}
+            }
+        }
+    }
+    ids
+}
+
+fn assert_exactly_once(ids: &BTreeMap<String, usize>, count: u64) {
+    let dups: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        dups.is_empty(),
+        "duplicated ids: {:?}",
+        &dups[..dups.len().min(5)]
+    );
+    let missing: Vec<_> = (0..count)
+        .map(|i| format!("id-{i:06}"))
+        .filter(|id| !ids.contains_key(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} ids missing, first {:?}",
+        missing.len(),
+        missing.first()
+    );
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn kill_9_mid_file_and_restart_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("archive");
+    let out_arg = out.to_str().unwrap();
+    let lsn_dir = dir.path().join("lsn");
+    let args = [
+        "--out",
+        out_arg,
+        "--sync-interval",
+        "1s",
+        "--max-size",
+        "400KiB",
+        "--lsn-dir",
+        lsn_dir.to_str().unwrap(),
+    ];
+    let mut child = ls_roll(&args);
+    let mut stdin = child.stdin.take().unwrap();
+    for i in 0..3000 {
+        stdin.write_all(line(i).as_bytes()).unwrap();
+    }
+    stdin.flush().unwrap();
+    // One sync interval passes, then more records come that the kill catches unsynced.
+    std::thread::sleep(Duration::from_millis(1300));
+    for i in 3000..6000 {
+        stdin.write_all(line(i).as_bytes()).unwrap();
+    }
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let local = archive::open_target(out_arg).unwrap();
+    let has_stray = local
+        .list("a")
+        .unwrap()
+        .iter()
+        .chain(local.list("b").unwrap().iter())
+        .any(|n| n.starts_with('_'));
+    assert!(has_stray, "the kill left files in progress");
+    // The input resumes after the last line the LSN store says is synced; what the killed run
+    // wrote past it (into the file in progress) dedupes by id against the recovered file.
+    let resume = logsphere::lsn::Snapshot::read(&lsn_dir)
+        .unwrap()
+        .get("f1")
+        .map_or(0, |p| p.lsn);
+    assert!(resume > 0 && resume < 6000, "synced up to line {resume}");
+    let mut child = ls_roll(&args);
+    let mut stdin = child.stdin.take().unwrap();
+    for i in resume..8000 {
+        stdin.write_all(line(i).as_bytes()).unwrap();
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    assert_exactly_once(&final_ids(local.as_ref(), true), 8000);
+}
+
+#[test]
+fn a_second_ls_roll_on_the_same_root_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let mut first = ls_roll(&["--out", out]);
+    std::thread::sleep(Duration::from_millis(500));
+    let second = Command::new(env!("CARGO_BIN_EXE_ls-roll"))
+        .args(["--out", out])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another ls-roll"));
+    drop(first.stdin.take());
+    assert!(first.wait().unwrap().success());
+}
+
+#[test]
+fn writes_and_rolls_in_hdfs() {
+    let Some(uri) = common::hdfs_uri() else {
+        return;
+    };
+    let root = format!("{uri}/{}", common::unique_name("roll"));
+    let mut child = ls_roll(&["--out", &root, "--max-size", "100KiB", "--gzip"]);
+    let mut stdin = child.stdin.take().unwrap();
+    for i in 0..4000 {
+        stdin.write_all(line(i).as_bytes()).unwrap();
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    let hdfs = archive::open_target(&root).unwrap();
+    let mut names = hdfs.list("a").unwrap();
+    names.sort();
+    assert!(names.len() >= 2, "{names:?}");
+    assert!(names.contains(&"2026-11-22.0.jsonl.gz".to_string()));
+    assert!(names.contains(&"2026-11-22.1.jsonl.gz".to_string()));
+    assert_exactly_once(&final_ids(hdfs.as_ref(), true), 4000);
+}
+
+/// `scripts/services` with a private state directory: never the shared instance.
+fn services(state: &Path, args: &[&str]) -> String {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/services");
+    let out = Command::new(script)
+        .args(args)
+        .env("LOGSPHERE_SERVICES_DIR", state)
+        .env("LOGSPHERE_HDFS_PORT", "auto")
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/services");
+    assert!(out.status.success(), "scripts/services {args:?} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn hdfs_outage_spools_with_an_alert_then_resumes_and_import_leaves_every_record_once() {
+    // The shared HDFS being up says the machine can run HDFS; this test starts its own.
+    if common::hdfs_uri().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("services");
+    services(&state, &["up", "hdfs"]);
+    let env = services(&state, &["env"]);
+    let uri = env
+        .lines()
+        .find_map(|l| {
+            l.trim_start_matches("export ")
+                .strip_prefix("LOGSPHERE_HDFS_URI=")
+        })
+        .expect("the private HDFS URI")
+        .trim_matches(['"', '\''])
+        .to_string();
+    let root = format!("{uri}/archive");
+    let spool = dir.path().join("spool");
+    let alerts = dir.path().join("alerts.jsonl");
+    let mut child = ls_roll(&[
+        "--out",
+        &root,
+        "--spool",
+        spool.to_str().unwrap(),
+        "--alerts",
+        alerts.to_str().unwrap(),
+        "--probe-every",
+        "1s",
+        "--sync-interval",
+        "200ms",
+    ]);
+    let mut stdin = child.stdin.take().unwrap();
+    let mut next = 0u64;
+    let mut send = |n: u64, stdin: &mut std::process::ChildStdin| {
+        for _ in 0..n {
+            stdin.write_all(line(next).as_bytes()).unwrap();
+            next += 1;
+        }
+        stdin.flush().unwrap();
+    };
+    send(300, &mut stdin);
+    std::thread::sleep(Duration::from_secs(1));
+    services(&state, &["down", "hdfs"]);
+    let alerts_say = |what: &str| std::fs::read_to_string(&alerts).is_ok_and(|t| t.contains(what));
+    wait_for("the outage alert", Duration::from_secs(120), || {
+        send(20, &mut stdin);
+        alerts_say("\"alert\":\"hdfs_unavailable\",\"severity\":\"critical\"")
+    });
+    send(300, &mut stdin);
+    services(&state, &["up", "hdfs"]);
+    wait_for(
+        "ls-roll to write to HDFS again",
+        Duration::from_secs(180),
+        || {
+            send(5, &mut stdin);
+            alerts_say("hdfs_recovered")
+        },
+    );
+    send(300, &mut stdin);
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    let total = next;
+    let hdfs = archive::open_target(&root).unwrap();
+    let spooled = archive::open_target(spool.to_str().unwrap()).unwrap();
+    assert!(
+        !final_ids(spooled.as_ref(), true).is_empty(),
+        "records went to the spool"
+    );
+    archive::import(spooled.as_ref(), hdfs.as_ref()).unwrap();
+    assert_exactly_once(&final_ids(hdfs.as_ref(), true), total);
+    services(&state, &["down", "hdfs"]);
+}
+
+#[test]
+fn sigterm_drains_closes_and_names_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let mut child = ls_roll(&["--out", out]);
+    let mut stdin = child.stdin.take().unwrap();
+    for i in 0..1000 {
+        stdin.write_all(line(i).as_bytes()).unwrap();
+    }
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // stdin stays open: the signal alone ends the run.
+    assert!(child.wait().unwrap().success());
+    drop(stdin);
+    let local = archive::open_target(out).unwrap();
+    assert_exactly_once(&final_ids(local.as_ref(), true), 1000);
+}
