@@ -30,7 +30,13 @@ pub struct Alerts {
 
 impl Alerts {
     /// Writes one alert line in the ls-watch alert format.
-    pub fn raise(&self, alert: &str, severity: &str, now: DateTime<Utc>, fields: serde_json::Value) {
+    pub fn raise(
+        &self,
+        alert: &str,
+        severity: &str,
+        now: DateTime<Utc>,
+        fields: serde_json::Value,
+    ) {
         let mut value = serde_json::json!({
             "alert": alert,
             "severity": severity,
@@ -234,5 +240,8 @@ fn copy_in(archive: &dyn Target, category: &str, name: &FileName, bytes: &[u8]) 
     file.write(bytes)?;
     file.sync()?;
     file.close()?;
-    archive.rename(&importing, &naming::relative_path(category, &name.to_string()))
+    archive.rename(
+        &importing,
+        &naming::relative_path(category, &name.to_string()),
+    )
 }
