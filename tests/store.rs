@@ -234,7 +234,7 @@ async fn an_aborted_transaction_leaves_nothing() {
         .await
         .unwrap();
     let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
-    let docs: Vec<Document> = (1..=50)
+    let docs: Vec<mongodb::bson::RawDocumentBuf> = (1..=50)
         .map(|lsn| {
             to_document(&record(
                 lsn,
@@ -496,14 +496,14 @@ async fn query_fixture() -> Option<(String, String, Collection<Document>)> {
     let store = Store::open(&target, &WriterOptions::default())
         .await
         .unwrap();
-    logsphere::mongo::indexes::ensure(store.logs(), &Default::default())
+    logsphere::mongo::indexes::ensure(&store.logs(), &Default::default())
         .await
         .unwrap();
     store
         .insert_bulk(records.iter().map(to_document).collect())
         .await
         .unwrap();
-    Some((uri, db, store.logs().clone()))
+    Some((uri, db, store.logs()))
 }
 
 fn lsns(ids: &[String]) -> Vec<u64> {

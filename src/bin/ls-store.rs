@@ -198,7 +198,7 @@ async fn run_store(target: &Target, args: StoreArgs) -> Result<ExitCode> {
         retain: args.retain,
         time_series: args.time_series,
     };
-    indexes::ensure(store.logs(), &plan).await?;
+    indexes::ensure(&store.logs(), &plan).await?;
     let options = IngestOptions {
         batch_docs: args.batch as usize,
         in_flight: args.in_flight as usize,

@@ -7,7 +7,7 @@
 //! Extra fields go under `extra`, where they can never collide with `_id` or a core field.
 
 use chrono::{DateTime, Utc};
-use mongodb::bson::{self, Bson, Document, doc};
+use mongodb::bson::{self, Bson, Document, RawArrayBuf, RawBson, RawDocumentBuf};
 use serde_json::{Map, Value};
 
 use crate::record::{Category, Level, Origin, Record};
@@ -15,35 +15,36 @@ use crate::record::{Category, Level, Origin, Record};
 /// Nanoseconds past the millisecond, stored only when not zero.
 const SUB_MILLI_FIELD: &str = "timestamp_ns";
 
-/// The document stored for `record`.
-pub fn to_document(record: &Record) -> Document {
-    let millis = record.timestamp.timestamp_millis();
-    let mut document = doc! {
-        "_id": record.id.as_str(),
-        "timestamp": bson::DateTime::from_millis(millis),
-        "log_level": record.log_level.as_str(),
-        "message": record.message.as_str(),
-        "source": record.source.as_str(),
-        "category": record.category.as_str(),
-    };
+/// The document stored for `record`, built directly as BSON bytes: the writer's hot path, and
+/// the form the driver sends without converting it again.
+pub fn to_document(record: &Record) -> RawDocumentBuf {
+    let mut document = RawDocumentBuf::new();
+    document.append("_id", record.id.as_str());
+    document.append(
+        "timestamp",
+        bson::DateTime::from_millis(record.timestamp.timestamp_millis()),
+    );
     let sub_milli = record.timestamp.timestamp_subsec_nanos() % 1_000_000;
     if sub_milli != 0 {
-        document.insert(SUB_MILLI_FIELD, sub_milli as i32);
+        document.append(SUB_MILLI_FIELD, sub_milli as i32);
     }
+    document.append("log_level", record.log_level.as_str());
+    document.append("message", record.message.as_str());
+    document.append("source", record.source.as_str());
+    document.append("category", record.category.as_str());
     if let Some(origin) = &record.origin {
-        let mut origin_doc = doc! {
-            "file": origin.file.as_str(),
-            "fid": origin.fid.as_str(),
-            "lsn": to_i64(origin.lsn),
-            "offset": to_i64(origin.offset),
-        };
+        let mut origin_doc = RawDocumentBuf::new();
+        origin_doc.append("file", origin.file.as_str());
+        origin_doc.append("fid", origin.fid.as_str());
+        origin_doc.append("lsn", to_i64(origin.lsn));
+        origin_doc.append("offset", to_i64(origin.offset));
         if let Some(crc) = origin.crc {
-            origin_doc.insert("crc", i64::from(crc));
+            origin_doc.append("crc", i64::from(crc));
         }
-        document.insert("origin", origin_doc);
+        document.append("origin", origin_doc);
     }
     if !record.extra.is_empty() {
-        document.insert("extra", object_to_document(&record.extra));
+        document.append("extra", object_to_raw(&record.extra));
     }
     document
 }
@@ -101,24 +102,31 @@ fn to_i64(value: u64) -> i64 {
 
 /// Plain JSON to BSON, value for value. Not `Bson::try_from(Value)`: that reads extended JSON,
 /// and a log's own `{"$date": ...}` or `{"$oid": ...}` must stay what it was.
-fn object_to_document(object: &Map<String, Value>) -> Document {
-    object
-        .iter()
-        .map(|(key, value)| (key.clone(), json_to_bson(value)))
-        .collect()
+fn object_to_raw(object: &Map<String, Value>) -> RawDocumentBuf {
+    let mut document = RawDocumentBuf::new();
+    for (key, value) in object {
+        document.append(key, json_to_raw(value));
+    }
+    document
 }
 
-fn json_to_bson(value: &Value) -> Bson {
+fn json_to_raw(value: &Value) -> RawBson {
     match value {
-        Value::Null => Bson::Null,
-        Value::Bool(b) => Bson::Boolean(*b),
+        Value::Null => RawBson::Null,
+        Value::Bool(b) => RawBson::Boolean(*b),
         Value::Number(n) => match n.as_i64() {
-            Some(i) => Bson::Int64(i),
-            None => Bson::Double(n.as_f64().unwrap_or(f64::NAN)),
+            Some(i) => RawBson::Int64(i),
+            None => RawBson::Double(n.as_f64().unwrap_or(f64::NAN)),
         },
-        Value::String(s) => Bson::String(s.clone()),
-        Value::Array(items) => Bson::Array(items.iter().map(json_to_bson).collect()),
-        Value::Object(object) => Bson::Document(object_to_document(object)),
+        Value::String(s) => RawBson::String(s.clone()),
+        Value::Array(items) => {
+            let mut array = RawArrayBuf::new();
+            for item in items {
+                array.push(json_to_raw(item));
+            }
+            RawBson::Array(array)
+        }
+        Value::Object(object) => RawBson::Document(object_to_raw(object)),
     }
 }
 
@@ -157,7 +165,7 @@ mod tests {
     #[test]
     fn a_record_survives_the_round_trip() {
         let record = record();
-        let document = to_document(&record);
+        let document = to_document(&record).to_document().unwrap();
         assert_eq!(document.get_str("_id").unwrap(), "abc");
         assert_eq!(
             document
@@ -179,7 +187,7 @@ mod tests {
 
     #[test]
     fn foreign_documents_are_refused_with_the_field_named() {
-        let err = from_document(&doc! {"_id": "x"}).unwrap_err();
+        let err = from_document(&mongodb::bson::doc! {"_id": "x"}).unwrap_err();
         assert!(err.contains("timestamp"), "{err}");
     }
 }

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use mongodb::bson::Document;
+use mongodb::bson::RawDocumentBuf;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -65,7 +65,7 @@ pub struct IngestStats {
 
 /// One record on its way: its document, whether it is critical, where it was read.
 struct Item {
-    doc: Document,
+    doc: RawDocumentBuf,
     critical: bool,
     origin: Option<Origin>,
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::{Bson, Document, RawDocumentBuf, doc};
 use mongodb::error::{
     Error as MongoError, ErrorKind, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT,
 };
@@ -47,8 +47,8 @@ pub struct Progress {
 /// the progress that becomes true once all of them are stored.
 #[derive(Debug, Default)]
 pub struct Batch {
-    pub bulk: Vec<Document>,
-    pub critical: Vec<Document>,
+    pub bulk: Vec<RawDocumentBuf>,
+    pub critical: Vec<RawDocumentBuf>,
     pub progress: Vec<Progress>,
 }
 
@@ -94,7 +94,7 @@ impl Default for WriterOptions {
 #[derive(Clone)]
 pub struct Store {
     client: Client,
-    logs: Collection<Document>,
+    logs: Collection<RawDocumentBuf>,
     progress: Collection<Document>,
     write_concern: WriteConcern,
     dead_letter: Option<Arc<Mutex<DeadLetter>>>,
@@ -109,8 +109,8 @@ impl Store {
             .w(options.write_concern.clone())
             .build();
         let db = client.database(&target.db);
-        let logs = logs_with_concern(&db, &target.collection, &write_concern);
-        let progress = logs_with_concern(&db, PROGRESS_COLLECTION, &write_concern);
+        let logs = with_concern(&db, &target.collection, &write_concern);
+        let progress = with_concern(&db, PROGRESS_COLLECTION, &write_concern);
         let dead_letter = match &options.dead_letter {
             Some(path) => Some(Arc::new(Mutex::new(DeadLetter::open(path)?))),
             None => None,
@@ -124,9 +124,9 @@ impl Store {
         })
     }
 
-    /// The records collection.
-    pub fn logs(&self) -> &Collection<Document> {
-        &self.logs
+    /// The records collection, for reading.
+    pub fn logs(&self) -> Collection<Document> {
+        self.logs.clone_with_type()
     }
 
     /// Writes a batch: first the bulk documents, then the critical ones in transactions, the
@@ -137,7 +137,7 @@ impl Store {
         if batch.critical.is_empty() && batch.progress.is_empty() {
             return Ok(outcome);
         }
-        let mut chunks: Vec<Vec<Document>> = Vec::new();
+        let mut chunks: Vec<Vec<RawDocumentBuf>> = Vec::new();
         let mut critical = batch.critical.into_iter().peekable();
         while critical.peek().is_some() {
             chunks.push(critical.by_ref().take(TRANSACTION_DOCS).collect());
@@ -155,7 +155,7 @@ impl Store {
 
     /// Inserts `docs` unordered, retrying until every one is stored, already there, or refused
     /// for good (dead-lettered).
-    pub async fn insert_bulk(&self, mut docs: Vec<Document>) -> Result<Outcome> {
+    pub async fn insert_bulk(&self, mut docs: Vec<RawDocumentBuf>) -> Result<Outcome> {
         let mut outcome = Outcome::default();
         let mut backoff = Backoff::new();
         while !docs.is_empty() {
@@ -207,7 +207,7 @@ impl Store {
     /// transaction redone without it.
     pub async fn insert_critical(
         &self,
-        mut docs: Vec<Document>,
+        mut docs: Vec<RawDocumentBuf>,
         progress: &[Progress],
     ) -> Result<Outcome> {
         let mut backoff = Backoff::new();
@@ -256,8 +256,8 @@ impl Store {
         Ok(found.and_then(|d| d.get_i64("offset").ok()))
     }
 
-    fn dead_letter(&self, doc: &Document, reason: &str) -> Result<()> {
-        let id = doc.get("_id").map(Bson::to_string).unwrap_or_default();
+    fn dead_letter(&self, doc: &RawDocumentBuf, reason: &str) -> Result<()> {
+        let id = doc.get_str("_id").unwrap_or_default();
         let Some(dead_letter) = &self.dead_letter else {
             bail!(
                 "MongoDB refused the document {id} for good ({reason}); give --dead-letter FILE to keep such documents aside and go on"
@@ -271,11 +271,11 @@ impl Store {
     }
 }
 
-fn logs_with_concern(
+fn with_concern<T: Send + Sync>(
     db: &mongodb::Database,
     name: &str,
     write_concern: &WriteConcern,
-) -> Collection<Document> {
+) -> Collection<T> {
     db.collection_with_options(
         name,
         mongodb::options::CollectionOptions::builder()
@@ -337,7 +337,7 @@ impl Transaction<'_> {
     /// snapshot, rather than counting duplicate-key errors: a write error aborts a transaction.
     /// A concurrent writer inserting the same id makes the commit fail with a transient error,
     /// and the retry then finds the id stored.
-    pub async fn insert(&mut self, docs: &[Document]) -> Result<Outcome, TxnError> {
+    pub async fn insert(&mut self, docs: &[RawDocumentBuf]) -> Result<Outcome, TxnError> {
         if docs.is_empty() {
             return Ok(Outcome::default());
         }
@@ -355,7 +355,7 @@ impl Transaction<'_> {
                 stored.insert(id.to_string());
             }
         }
-        let missing: Vec<(usize, &Document)> = docs
+        let missing: Vec<(usize, &RawDocumentBuf)> = docs
             .iter()
             .enumerate()
             .filter(|(_, d)| d.get_str("_id").is_ok_and(|id| !stored.contains(id)))
@@ -514,11 +514,12 @@ impl DeadLetter {
         })
     }
 
-    fn write(&mut self, doc: &Document, reason: &str) -> Result<()> {
-        let line = serde_json::json!({
-            "reason": reason,
-            "document": Bson::Document(doc.clone()).into_relaxed_extjson(),
-        });
+    fn write(&mut self, doc: &RawDocumentBuf, reason: &str) -> Result<()> {
+        let document = match doc.to_document() {
+            Ok(document) => Bson::Document(document).into_relaxed_extjson(),
+            Err(e) => serde_json::Value::String(format!("undecodable document: {e}")),
+        };
+        let line = serde_json::json!({"reason": reason, "document": document});
         let mut bytes = serde_json::to_vec(&line).expect("JSON to memory");
         bytes.push(b'\n');
         self.file
