@@ -56,11 +56,7 @@ impl HdfsTarget {
 
     fn path(&self, relative: &str) -> String {
         if relative.is_empty() {
-            return if self.base.is_empty() {
-                "/".into()
-            } else {
-                self.base.clone()
-            };
+            return if self.base.is_empty() { "/".into() } else { self.base.clone() };
         }
         format!("{}/{relative}", self.base)
     }
@@ -167,7 +163,10 @@ impl Target for HdfsTarget {
     }
 
     fn probe(&self) -> io::Result<()> {
-        self.client.get_file_info("/").map(drop).map_err(io_error)
+        self.client
+            .get_file_info("/")
+            .map(drop)
+            .map_err(io_error)
     }
 
     fn lock(&self) -> Result<Box<dyn Send>> {

@@ -108,10 +108,7 @@ pub fn relative_path(category: &str, name: &str) -> String {
 
 /// The highest serial used for `date` among directory entries, final or in progress; `None` when
 /// there is none. Serials continue after it, whatever the extension.
-pub fn highest_serial<'a>(
-    names: impl IntoIterator<Item = &'a str>,
-    date: NaiveDate,
-) -> Option<u32> {
+pub fn highest_serial<'a>(names: impl IntoIterator<Item = &'a str>, date: NaiveDate) -> Option<u32> {
     names
         .into_iter()
         .filter_map(Entry::parse)
@@ -194,10 +191,7 @@ mod tests {
             Entry::parse(".2026-11-22.12.jsonl.gz"),
             Some(Entry::Importing(n))
         );
-        assert_eq!(
-            FileName::parse("2026-11-22.0"),
-            Some(name("2026-11-22", 0, ""))
-        );
+        assert_eq!(FileName::parse("2026-11-22.0"), Some(name("2026-11-22", 0, "")));
     }
 
     #[test]
@@ -237,10 +231,7 @@ mod tests {
         let d: NaiveDate = "2026-11-22".parse().unwrap();
         assert_eq!(serials.allocate(&cat, d, ".jsonl").serial, 0);
         serials.note(&cat, ["2026-11-22.0.jsonl", "_2026-11-22.6.log"]);
-        assert_eq!(
-            serials.allocate(&cat, d, ".jsonl").to_string(),
-            "2026-11-22.7.jsonl"
-        );
+        assert_eq!(serials.allocate(&cat, d, ".jsonl").to_string(), "2026-11-22.7.jsonl");
         serials.note(&cat, ["2026-11-22.2.jsonl"]);
         assert_eq!(serials.allocate(&cat, d, ".jsonl").serial, 8);
         let other = Category::new("access").unwrap();
@@ -252,10 +243,7 @@ mod tests {
         let tz: Tz = "Asia/Tokyo".parse().unwrap();
         let t = Utc.with_ymd_and_hms(2026, 11, 22, 15, 0, 0).unwrap();
         assert_eq!(date_in(tz, t), "2026-11-23".parse::<NaiveDate>().unwrap());
-        assert_eq!(
-            date_in(Tz::UTC, t),
-            "2026-11-22".parse::<NaiveDate>().unwrap()
-        );
+        assert_eq!(date_in(Tz::UTC, t), "2026-11-22".parse::<NaiveDate>().unwrap());
         assert_eq!(
             day_end(tz, "2026-11-22".parse().unwrap()),
             Utc.with_ymd_and_hms(2026, 11, 22, 15, 0, 0).unwrap()
@@ -263,10 +251,7 @@ mod tests {
         // Midnight does not exist on 2026-03-08 in Havana (DST starts at 00:00).
         let havana: Tz = "America/Havana".parse().unwrap();
         let end = day_end(havana, "2026-03-07".parse().unwrap());
-        assert_eq!(
-            date_in(havana, end),
-            "2026-03-08".parse::<NaiveDate>().unwrap()
-        );
+        assert_eq!(date_in(havana, end), "2026-03-08".parse::<NaiveDate>().unwrap());
         assert!(date_in(havana, end - chrono::Duration::milliseconds(1)) < date_in(havana, end));
     }
 }

@@ -77,10 +77,7 @@ pub fn write_final(
     }
     file.sync()?;
     file.close()?;
-    target.rename(
-        &in_progress,
-        &naming::relative_path(category, &name.to_string()),
-    )
+    target.rename(&in_progress, &naming::relative_path(category, &name.to_string()))
 }
 
 /// Salvages every stray in-progress file of `target` (the rule above); returns how many.
@@ -168,10 +165,7 @@ fn salvage_one(
     let synced = (file.synced as usize).min(bytes.len());
     let lines = complete_lines(&bytes[..synced], file.gzip);
     if !lines.is_empty() {
-        serials.note(
-            &file.category,
-            archive.list(category)?.iter().map(String::as_str),
-        );
+        serials.note(&file.category, archive.list(category)?.iter().map(String::as_str));
         let name = serials.allocate(&file.category, file.name.date, &file.name.ext);
         write_final(archive, category, &name, &lines, file.gzip)?;
         log::info!("salvaged the synced part of {path} as {category}/{name}");
@@ -196,9 +190,6 @@ mod tests {
         // The synced prefix of a gzip member decodes to exactly the lines written before it.
         assert_eq!(complete_lines(&whole[..synced], true), b"one\ntwo\n");
         assert_eq!(complete_lines(&whole, true), b"one\ntwo\nthree\n");
-        assert_eq!(
-            complete_lines(&whole[..whole.len() - 3], true),
-            b"one\ntwo\nthree\n"
-        );
+        assert_eq!(complete_lines(&whole[..whole.len() - 3], true), b"one\ntwo\nthree\n");
     }
 }

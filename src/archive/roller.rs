@@ -253,20 +253,12 @@ impl<T> Roller<T> {
     fn target(&self, place: Place) -> &dyn Target {
         match place {
             Place::Archive => self.archive.as_ref(),
-            Place::Spool => self
-                .spool
-                .as_ref()
-                .expect("spool files need a spool")
-                .target(),
+            Place::Spool => self.spool.as_ref().expect("spool files need a spool").target(),
         }
     }
 
     fn place_now(&self) -> Place {
-        if self.spooling() {
-            Place::Spool
-        } else {
-            Place::Archive
-        }
+        if self.spooling() { Place::Spool } else { Place::Archive }
     }
 
     /// Appends a record; `token` comes back from [`Roller::take_durable`] once it is synced.
@@ -280,10 +272,7 @@ impl<T> Roller<T> {
             RouteBy::Event => record.timestamp,
             RouteBy::Arrival => now,
         };
-        let key = (
-            record.category.clone(),
-            naming::date_in(self.config.tz, when),
-        );
+        let key = (record.category.clone(), naming::date_in(self.config.tz, when));
         let result = self.append(&key, record, token, now);
         self.retry_on_spool(now, result)?;
         self.stats.records += 1;
@@ -340,18 +329,11 @@ impl<T> Roller<T> {
         for key in keys {
             let file = &self.open[&key];
             let expired = key.1 < today
-                || self
-                    .config
-                    .roll_every
-                    .is_some_and(|d| now >= file.opened + d)
-                || self
-                    .config
-                    .idle_close
-                    .is_some_and(|d| now >= file.last_write + d);
+                || self.config.roll_every.is_some_and(|d| now >= file.opened + d)
+                || self.config.idle_close.is_some_and(|d| now >= file.last_write + d);
             if expired {
                 self.finalize(&key)?;
-            } else if now >= file.last_sync + self.config.sync_interval && file.size() > file.synced
-            {
+            } else if now >= file.last_sync + self.config.sync_interval && file.size() > file.synced {
                 let tokens = self.open.get_mut(&key).expect("listed").sync(now)?;
                 self.durable.extend(tokens);
             }
@@ -467,8 +449,7 @@ impl<T> Roller<T> {
             return Ok(());
         }
         let names = self.target(place).list(category.as_str())?;
-        self.serials
-            .note(category, names.iter().map(String::as_str));
+        self.serials.note(category, names.iter().map(String::as_str));
         self.listed.insert((place, category.clone()));
         Ok(())
     }
@@ -511,12 +492,10 @@ impl<T> Roller<T> {
             .collect();
         for key in keys {
             let old = self.open.remove(&key).expect("listed");
-            self.spool.as_mut().expect("checked").abandon(
-                &key.0,
-                old.name.clone(),
-                old.synced,
-                self.config.gzip,
-            );
+            self.spool
+                .as_mut()
+                .expect("checked")
+                .abandon(&key.0, old.name.clone(), old.synced, self.config.gzip);
             let mut file = self
                 .create(&key, Place::Spool, now)
                 .context("cannot write to the spool either")?;
@@ -545,7 +524,8 @@ impl<T> Roller<T> {
             .map(|(k, _)| k.clone())
             .collect();
         for key in spooled {
-            self.finalize(&key).context("cannot close a spool file")?;
+            self.finalize(&key)
+                .context("cannot close a spool file")?;
         }
         let spool = self.spool.as_mut().expect("checked");
         match recovery::salvage_abandoned(spool, self.archive.as_ref(), &mut self.serials) {

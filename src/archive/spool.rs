@@ -10,7 +10,6 @@
 //! file under the next serial, and deletes it. Every record thus lands in exactly one final file,
 //! in the archive or in the spool.
 
-use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -30,13 +29,7 @@ pub struct Alerts {
 
 impl Alerts {
     /// Writes one alert line in the ls-watch alert format.
-    pub fn raise(
-        &self,
-        alert: &str,
-        severity: &str,
-        now: DateTime<Utc>,
-        fields: serde_json::Value,
-    ) {
+    pub fn raise(&self, alert: &str, severity: &str, now: DateTime<Utc>, fields: serde_json::Value) {
         let mut value = serde_json::json!({
             "alert": alert,
             "severity": severity,
@@ -176,13 +169,35 @@ pub struct ImportReport {
     pub already_there: u64,
 }
 
-/// Moves every final file of the spool into the archive, by the same names. Each file is copied
-/// under an importing name (`.` prefix), synced, renamed to its final name, and only then deleted
-/// from the spool; a rerun after a crash at any point neither loses nor duplicates a file. A
-/// name the archive already has with other content is never overwritten: the file takes the
-/// next free serial of its date. In-progress spool files are left to ls-roll's recovery.
-pub fn import(spool: &dyn Target, archive: &dyn Target) -> Result<ImportReport> {
-    let mut report = ImportReport::default();
+/// One closed spool file waiting to be imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolFile {
+    pub category: String,
+    pub name: FileName,
+}
+
+impl SpoolFile {
+    /// Its path relative to the spool root (and to the archive root).
+    pub fn path(&self) -> String {
+        naming::relative_path(&self.category, &self.name.to_string())
+    }
+}
+
+/// How one file's import ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Imported {
+    /// Copied under its own name.
+    Copied { bytes: u64 },
+    /// Copied under another serial, because the archive had other content under its name.
+    Renamed { bytes: u64, name: FileName },
+    /// The archive already had the same bytes (under its name or, after a collision, another).
+    AlreadyThere,
+}
+
+/// The closed files of the spool, in name order per category. In-progress spool files are left
+/// to ls-roll's recovery; names that are not categories or archive files are not touched.
+pub fn pending(spool: &dyn Target) -> Result<Vec<SpoolFile>> {
+    let mut files = Vec::new();
     for category in spool.list("")? {
         if Category::new(&category).is_err() {
             continue;
@@ -196,34 +211,70 @@ pub fn import(spool: &dyn Target, archive: &dyn Target) -> Result<ImportReport> 
             })
             .collect();
         names.sort();
-        let mut archived = archive.list(&category)?;
-        let mut next_free: HashMap<_, u32> = HashMap::new();
-        for name in names {
-            let source = naming::relative_path(&category, &name.to_string());
-            let bytes = spool
-                .read(&source)
-                .with_context(|| format!("cannot read {source} in the spool"))?;
-            let mut target_name = name.clone();
-            if archived.contains(&name.to_string()) {
-                if archive.read(&source)? == bytes {
-                    spool.remove(&source)?;
-                    report.already_there += 1;
-                    continue;
-                }
-                let next = next_free.entry(name.date).or_insert_with(|| {
-                    let names = archived.iter().map(String::as_str);
-                    naming::highest_serial(names, name.date).map_or(0, |s| s + 1)
-                });
-                target_name.serial = *next;
-                *next += 1;
+        files.extend(names.into_iter().map(|name| SpoolFile {
+            category: category.clone(),
+            name,
+        }));
+    }
+    Ok(files)
+}
+
+/// Moves one spool file into the archive: copied under an importing name (`.` prefix), synced,
+/// read back and compared, renamed to its final name, and only then deleted from the spool. A
+/// rerun after a crash at any point neither loses nor duplicates it. A name the archive already
+/// has with other content is never overwritten: the file takes the next free serial of its date,
+/// unless a file of that date already holds the same bytes (an earlier import that died between
+/// its rename and the delete).
+pub fn import_file(spool: &dyn Target, archive: &dyn Target, file: &SpoolFile) -> Result<Imported> {
+    let source = file.path();
+    let bytes = spool
+        .read(&source)
+        .with_context(|| format!("cannot read {source} in the spool"))?;
+    let archived = archive.list(&file.category)?;
+    let mut target_name = file.name.clone();
+    if archived.contains(&file.name.to_string()) {
+        let same_date = archived.iter().filter(|n| {
+            matches!(Entry::parse(n), Some(Entry::Final(f)) if f.date == file.name.date)
+        });
+        for name in same_date {
+            if archive.read(&naming::relative_path(&file.category, name))? == bytes {
+                spool.remove(&source)?;
+                return Ok(Imported::AlreadyThere);
+            }
+        }
+        let names = archived.iter().map(String::as_str);
+        target_name.serial = naming::highest_serial(names, file.name.date).map_or(0, |s| s + 1);
+    }
+    copy_in(archive, &file.category, &target_name, &bytes)
+        .with_context(|| format!("cannot import {source} into {}", archive.describe()))?;
+    spool.remove(&source)?;
+    let len = bytes.len() as u64;
+    Ok(if target_name == file.name {
+        Imported::Copied { bytes: len }
+    } else {
+        Imported::Renamed {
+            bytes: len,
+            name: target_name,
+        }
+    })
+}
+
+/// Moves every closed file of the spool into the archive (see [`import_file`]), stopping at the
+/// first failure.
+pub fn import(spool: &dyn Target, archive: &dyn Target) -> Result<ImportReport> {
+    let mut report = ImportReport::default();
+    for file in pending(spool)? {
+        match import_file(spool, archive, &file)? {
+            Imported::Copied { bytes } => {
+                report.files += 1;
+                report.bytes += bytes;
+            }
+            Imported::Renamed { bytes, .. } => {
+                report.files += 1;
+                report.bytes += bytes;
                 report.renamed += 1;
             }
-            copy_in(archive, &category, &target_name, &bytes)
-                .with_context(|| format!("cannot import {source} into {}", archive.describe()))?;
-            archived.push(target_name.to_string());
-            spool.remove(&source)?;
-            report.files += 1;
-            report.bytes += bytes.len() as u64;
+            Imported::AlreadyThere => report.already_there += 1,
         }
     }
     Ok(report)
@@ -240,8 +291,14 @@ fn copy_in(archive: &dyn Target, category: &str, name: &FileName, bytes: &[u8]) 
     file.write(bytes)?;
     file.sync()?;
     file.close()?;
-    archive.rename(
-        &importing,
-        &naming::relative_path(category, &name.to_string()),
-    )
+    // Read back before the rename: a final name only ever holds a verified copy.
+    let copy = archive.read(&importing)?;
+    if copy != bytes {
+        return Err(io::Error::other(format!(
+            "the copy {importing} reads back other content than the spool file ({} of {} bytes)",
+            copy.len(),
+            bytes.len()
+        )));
+    }
+    archive.rename(&importing, &naming::relative_path(category, &name.to_string()))
 }

@@ -43,9 +43,9 @@ pub fn roll_stream<R: Read + Send + 'static>(
     let mut bad = 0;
     let mut input_error = None;
     while !shutdown.requested() {
-        let wait = roller.next_deadline().map_or(POLL, |t| {
-            (t - Utc::now()).to_std().unwrap_or_default().min(POLL)
-        });
+        let wait = roller
+            .next_deadline()
+            .map_or(POLL, |t| (t - Utc::now()).to_std().unwrap_or_default().min(POLL));
         match receiver.recv_timeout(wait) {
             Ok(Input::Batch(records)) => {
                 for record in &records {
@@ -104,10 +104,7 @@ fn read_batches<R: Read>(input: R, sender: mpsc::SyncSender<Input>) {
                 let input_drained = reader.get_ref().buffer().is_empty();
                 if (batch.len() == BATCH || input_drained)
                     && sender
-                        .send(Input::Batch(std::mem::replace(
-                            &mut batch,
-                            Vec::with_capacity(BATCH),
-                        )))
+                        .send(Input::Batch(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
                         .is_err()
                 {
                     return;

@@ -50,13 +50,9 @@ pub fn open_target(location: &str) -> Result<Box<dyn Target>> {
     }
     let path = match location.strip_prefix("file://") {
         Some(path) if path.starts_with('/') => path,
-        Some(_) => {
-            bail!("{location:?}: a file URL needs an absolute path, like file:///var/archive")
-        }
+        Some(_) => bail!("{location:?}: a file URL needs an absolute path, like file:///var/archive"),
         None if location.contains("://") => {
-            bail!(
-                "{location:?}: unsupported location; use hdfs://namenode:port/path, file:///dir or a directory path"
-            )
+            bail!("{location:?}: unsupported location; use hdfs://namenode:port/path, file:///dir or a directory path")
         }
         None => location,
     };

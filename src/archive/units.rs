@@ -15,11 +15,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "m" | "mb" | "mib" => 20,
         "g" | "gb" | "gib" => 30,
         "t" | "tb" | "tib" => 40,
-        _ => {
-            return Err(format!(
-                "{text:?}: unknown size unit (use B, KiB, MiB, GiB, TiB)"
-            ));
-        }
+        _ => return Err(format!("{text:?}: unknown size unit (use B, KiB, MiB, GiB, TiB)")),
     };
     number
         .checked_mul(1 << shift)
@@ -67,10 +63,7 @@ mod tests {
         assert!(parse_size("0").is_err());
         assert!(parse_size("12 parsecs").is_err());
         assert_eq!(parse_duration("1h"), Ok(chrono::Duration::hours(1)));
-        assert_eq!(
-            parse_duration("250ms"),
-            Ok(chrono::Duration::milliseconds(250))
-        );
+        assert_eq!(parse_duration("250ms"), Ok(chrono::Duration::milliseconds(250)));
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("0s").is_err());
     }
