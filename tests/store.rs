@@ -709,10 +709,10 @@ fn timestamp_bounds(explain: &Document) -> String {
         use mongodb::bson::Bson;
         match value {
             Bson::Document(d) => {
-                if let Ok(bounds) = d.get_document("indexBounds") {
-                    if let Some(timestamp) = bounds.get("timestamp") {
-                        out.push_str(&timestamp.to_string());
-                    }
+                if let Ok(bounds) = d.get_document("indexBounds")
+                    && let Some(timestamp) = bounds.get("timestamp")
+                {
+                    out.push_str(&timestamp.to_string());
                 }
                 d.iter().for_each(|(_, v)| walk(v, out));
             }

@@ -221,11 +221,11 @@ async fn run_store(target: &Target, args: StoreArgs) -> Result<ExitCode> {
 }
 
 async fn run_query(target: &Target, args: QueryArgs) -> Result<ExitCode> {
-    if let Some(pattern) = &args.grep {
-        if let Err(e) = query::check_regex(pattern) {
-            eprintln!("ls-store: error: {e}");
-            return Ok(ExitCode::from(cli::EXIT_USAGE));
-        }
+    if let Some(pattern) = &args.grep
+        && let Err(e) = query::check_regex(pattern)
+    {
+        eprintln!("ls-store: error: {e}");
+        return Ok(ExitCode::from(cli::EXIT_USAGE));
     }
     let query = Query {
         since: args.since,

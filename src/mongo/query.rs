@@ -278,10 +278,10 @@ pub fn plan_stages(explain: &Document) -> Vec<String> {
                     if key == "rejectedPlans" {
                         continue;
                     }
-                    if key == "stage" {
-                        if let Bson::String(s) = v {
-                            stages.push(s.clone());
-                        }
+                    if key == "stage"
+                        && let Bson::String(s) = v
+                    {
+                        stages.push(s.clone());
                     }
                     walk(v, stages);
                 }

@@ -375,18 +375,17 @@ impl Transaction<'_> {
             .session(&mut self.session)
             .await;
         if let Err(error) = result {
-            if let ErrorKind::InsertMany(failure) = error.kind.as_ref() {
-                if let Some(refused) = failure
+            if let ErrorKind::InsertMany(failure) = error.kind.as_ref()
+                && let Some(refused) = failure
                     .write_errors
                     .iter()
                     .flatten()
                     .find(|e| is_permanent_write_error(e.code))
-                {
-                    return Err(TxnError::Refused {
-                        index: missing[refused.index].0,
-                        reason: refused.message.clone(),
-                    });
-                }
+            {
+                return Err(TxnError::Refused {
+                    index: missing[refused.index].0,
+                    reason: refused.message.clone(),
+                });
             }
             return Err(error.into());
         }
