@@ -13,6 +13,7 @@
 //! - [`rules`]: alert rules over record streams (ls-watch).
 //! - [`archive`]: rolling archive files, the rollover naming (DESIGN.md §3), HDFS and the spool
 //!   (ls-roll, ls-recover).
+//! - [`recover`]: repairing checkpoints, importing the spool, replaying the archive (ls-recover).
 
 pub mod ack;
 pub mod archive;
@@ -22,5 +23,6 @@ pub mod lsn;
 pub mod mongo;
 pub mod parse;
 pub mod record;
+pub mod recover;
 pub mod rules;
 pub mod tail;

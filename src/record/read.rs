@@ -148,6 +148,11 @@ impl<R: BufRead> RecordReader<R> {
         &self.line
     }
 
+    /// The underlying reader (to see, say, whether its buffer is empty).
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
     pub fn stats(&self) -> &ReadStats {
         &self.stats
     }

@@ -1,0 +1,219 @@
+//! Resume points: which identity a file has, where to resume it, and committing positions to the
+//! LSN store (`crate::lsn`).
+//!
+//! Every identity with a known position (from the store, or read in this run) is a candidate for
+//! a file with the same head (see `fingerprint`). A candidate is taken only if its position
+//! *verifies* against the file: the file still holds, ending at the recorded offset, the line
+//! with the recorded crc. So:
+//! - a renamed file, or a copy of a file (copytruncate's `app.log.1`) keeps its identity and is
+//!   resumed where reading stopped: its lines do not come out again under new ids;
+//! - a file truncated or replaced while ls-tail was stopped fails the check and becomes a new
+//!   identity read from its start (the caller logs a warning);
+//! - a different file with a known head (same banner, reused inode) becomes the next
+//!   *generation* of that head, so its ids never collide with the earlier file's.
+//!
+//! When a file verifies as an identity still followed on another live file, it is a copy of it
+//! ([`Resolution::CopyOf`]) and is not read while the original is there.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::fingerprint::{Head, fid, parse_fid, verify};
+use crate::lsn::{LsnStore, Position, Snapshot};
+
+/// Who advances the LSN store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CommitMode {
+    /// ls-tail, after the records are written and flushed to stdout.
+    #[value(name = "self")]
+    SelfCommit,
+    /// The next stage, once the records are durable there; ls-tail only reads positions.
+    Downstream,
+}
+
+/// The last known position of an identity.
+#[derive(Debug, Clone)]
+struct Known {
+    offset: u64,
+    lsn: u64,
+    crc: Option<u32>,
+    path: String,
+}
+
+/// Where a file resumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// A known identity, continued from its position.
+    Resume {
+        fid: String,
+        offset: u64,
+        lsn: u64,
+        crc: Option<u32>,
+    },
+    /// The content of an identity followed on another file: not read while that one lives.
+    CopyOf(String),
+    /// A new identity, read from the start.
+    New(String),
+}
+
+/// The identities' positions and the store they are committed to.
+pub struct Checkpoints {
+    /// The writer, in commit mode `self` with a store.
+    store: Option<LsnStore>,
+    known: HashMap<String, Known>,
+    /// The number of generations of each head.
+    generations: HashMap<Head, u32>,
+    /// Positions read since the last commit.
+    unsaved: HashMap<String, Position>,
+    /// The identities the store had for each path at start.
+    stored_paths: HashMap<String, Vec<String>>,
+}
+
+impl Checkpoints {
+    /// Loads the positions of the store in `dir`, opening it as the writer in commit mode `self`.
+    pub fn open(dir: Option<&Path>, mode: CommitMode) -> Result<Checkpoints> {
+        let (store, snapshot) = match (dir, mode) {
+            (None, _) => (None, Snapshot::default()),
+            (Some(dir), CommitMode::SelfCommit) => {
+                let store = LsnStore::open(dir)?;
+                let snapshot = store.snapshot().clone();
+                (Some(store), snapshot)
+            }
+            (Some(dir), CommitMode::Downstream) => (None, Snapshot::read(dir)?),
+        };
+        let mut checkpoints = Checkpoints {
+            store,
+            known: HashMap::new(),
+            generations: HashMap::new(),
+            unsaved: HashMap::new(),
+            stored_paths: HashMap::new(),
+        };
+        for position in snapshot.positions.into_values() {
+            if let Some((head, generation)) = parse_fid(&position.fid) {
+                let count = checkpoints.generations.entry(head).or_default();
+                *count = (*count).max(generation + 1);
+            }
+            checkpoints
+                .stored_paths
+                .entry(position.file.clone())
+                .or_default()
+                .push(position.fid.clone());
+            checkpoints.known.insert(
+                position.fid,
+                Known {
+                    offset: position.offset,
+                    lsn: position.lsn,
+                    crc: position.line_crc,
+                    path: position.file,
+                },
+            );
+        }
+        Ok(checkpoints)
+    }
+
+    /// Decides the identity of `file` (at `path`, with `head`). `followed` tells whether an
+    /// identity is being read from another live file.
+    pub fn resolve(
+        &mut self,
+        file: &File,
+        path: &str,
+        head: Head,
+        followed: impl Fn(&str) -> bool,
+    ) -> io::Result<Resolution> {
+        let generations = self.generations.get(&head).copied().unwrap_or(0);
+        // Prefer the identity last seen at this path, then one nobody follows, then the furthest.
+        let mut best: Option<((bool, bool, u64), String)> = None;
+        for generation in 0..generations {
+            let candidate = fid(head, generation);
+            let Some(known) = self.known.get(&candidate) else {
+                continue;
+            };
+            if !verify(file, known.offset, known.crc)? {
+                continue;
+            }
+            let rank = (known.path == path, !followed(&candidate), known.offset);
+            if best.as_ref().is_none_or(|(r, _)| rank > *r) {
+                best = Some((rank, candidate));
+            }
+        }
+        Ok(match best {
+            Some((_, candidate)) if followed(&candidate) => Resolution::CopyOf(candidate),
+            Some((_, candidate)) => {
+                let known = &self.known[&candidate];
+                Resolution::Resume {
+                    offset: known.offset,
+                    lsn: known.lsn,
+                    crc: known.crc,
+                    fid: candidate,
+                }
+            }
+            None => {
+                let new = fid(head, generations);
+                self.generations.insert(head, generations + 1);
+                self.known.insert(
+                    new.clone(),
+                    Known {
+                        offset: 0,
+                        lsn: 0,
+                        crc: None,
+                        path: path.to_string(),
+                    },
+                );
+                Resolution::New(new)
+            }
+        })
+    }
+
+    /// The identities the store had for `path` when ls-tail started.
+    pub fn stored_at(&self, path: &str) -> &[String] {
+        self.stored_paths.get(path).map_or(&[], Vec::as_slice)
+    }
+
+    /// Notes that the records of `fid` up to line `lsn` ending at `offset` were written.
+    pub fn emitted(&mut self, fid: &str, path: &str, lsn: u64, offset: u64, crc: u32) {
+        if let Some(known) = self.known.get_mut(fid) {
+            known.offset = offset;
+            known.lsn = lsn;
+            known.crc = Some(crc);
+            if known.path != path {
+                known.path = path.to_string();
+            }
+        }
+        if self.store.is_some() {
+            let position = Position {
+                seq: 0,
+                fid: fid.to_string(),
+                file: path.to_string(),
+                lsn,
+                offset,
+                line_crc: Some(crc),
+                updated_ms: chrono::Utc::now().timestamp_millis(),
+            };
+            self.unsaved.insert(position.fid.clone(), position);
+        }
+    }
+
+    /// Writes the positions noted since the last commit, in one append. Call it only after the
+    /// records they cover were flushed.
+    pub fn commit(&mut self) -> Result<()> {
+        if let Some(store) = &mut self.store
+            && !self.unsaved.is_empty()
+        {
+            store.advance(self.unsaved.drain().map(|(_, p)| p))?;
+        }
+        Ok(())
+    }
+
+    /// Commits and makes the store durable (at exit).
+    pub fn close(mut self) -> Result<()> {
+        self.commit()?;
+        if let Some(store) = &mut self.store {
+            store.sync()?;
+        }
+        Ok(())
+    }
+}
