@@ -6,12 +6,16 @@
 //! - [`alert`]: the alert JSON that ls-watch writes.
 //! - [`engine`]: feeds records and clock ticks through the rules and collects alerts.
 //! - [`stats`]: per-level / source / category rates for `--stats`.
+//! - [`exec`]: running a command per alert (`--exec`), never through a shell.
+//! - [`watch`]: the ls-watch stream loop: input, ticks, outputs.
 
 pub mod alert;
 pub mod config;
 pub mod engine;
+pub mod exec;
 pub mod rule;
 pub mod stats;
+pub mod watch;
 pub mod window;
 
 pub use alert::{Alert, AlertState, Severity};
