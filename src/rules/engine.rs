@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+// Group keys are hashed for every matching record: a fast hash, as in the rest of the crate.
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use crate::record::Record;
 
@@ -129,7 +131,7 @@ struct Policy {
 /// A rule with its groups.
 struct RuleState {
     policy: Policy,
-    groups: HashMap<String, Group>,
+    groups: HashMap<String, Group, Xxh3DefaultBuilder>,
 }
 
 /// What an alert says about its window and records, apart from the rule and group.
@@ -422,7 +424,7 @@ impl Engine {
                         realert: nanos(rule.realert),
                         rule,
                     },
-                    groups: HashMap::new(),
+                    groups: HashMap::default(),
                 })
                 .collect(),
             key: String::new(),

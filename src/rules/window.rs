@@ -145,6 +145,10 @@ impl SlidingCounter {
     /// In order (the usual case) that is the window ending at `time`; an out-of-order record
     /// can also complete windows ending at the later records.
     pub fn insert(&mut self, time: i64, length: i64) -> WindowCount {
+        if self.times.back().is_none_or(|&last| last <= time) {
+            self.times.push_back(time);
+            return self.count_in(time, length);
+        }
         let at = self.times.partition_point(|&t| t <= time);
         self.times.insert(at, time);
         let mut best: Option<WindowCount> = None;
@@ -165,7 +169,11 @@ impl SlidingCounter {
     pub fn count_in(&self, end: i64, length: i64) -> WindowCount {
         let start = end.saturating_sub(length);
         let lo = self.times.partition_point(|&t| t <= start);
-        let hi = self.times.partition_point(|&t| t <= end);
+        let hi = if self.times.back().is_some_and(|&last| last <= end) {
+            self.times.len()
+        } else {
+            self.times.partition_point(|&t| t <= end)
+        };
         WindowCount {
             start,
             end,
