@@ -86,7 +86,10 @@ fn rules() -> RuleSet {
 /// Reads the file, optionally through the rules; returns (records, alerts, time).
 fn pass(path: &std::path::Path, with_rules: bool) -> (u64, usize, Duration) {
     let started = Instant::now();
-    let mut reader = RecordReader::new(BufReader::with_capacity(256 * 1024, File::open(path).unwrap()));
+    let mut reader = RecordReader::new(BufReader::with_capacity(
+        256 * 1024,
+        File::open(path).unwrap(),
+    ));
     let mut engine = Engine::new(
         if with_rules { rules() } else { Vec::new() },
         EngineOptions {

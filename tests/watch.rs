@@ -52,12 +52,20 @@ fn default_rules_fire_on_101_errors_and_critical_records_but_not_on_100() {
 
     let mut input = errors(101, "web");
     input.push_str("not json\n");
-    input.push_str(&record("2026-11-22T10:00:59.500Z", "FATAL", "db", "disk gone"));
+    input.push_str(&record(
+        "2026-11-22T10:00:59.500Z",
+        "FATAL",
+        "db",
+        "disk gone",
+    ));
     input.push('\n');
     let (alerts, stderr, code) = run_over_file(&[], &input);
     assert_eq!(code, Some(0));
     assert!(stderr.contains("input line 102"), "{stderr}");
-    let names: Vec<&str> = alerts.iter().map(|a| a["alert"].as_str().unwrap()).collect();
+    let names: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["alert"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["errors", "critical"]);
     assert_eq!(alerts[0]["count"], 101);
     assert_eq!(alerts[0]["threshold"], 100);
@@ -83,7 +91,10 @@ fn groups_and_rules_file() {
     std::fs::write(&rules, r#"{"rules": [{"name": "x", "type": "sometimes"}]}"#).unwrap();
     let (_, stderr, code) = run_over_file(&["--rules", rules.to_str().unwrap()], "");
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("rule 1 (\"x\")") && stderr.contains("sometimes"), "{stderr}");
+    assert!(
+        stderr.contains("rule 1 (\"x\")") && stderr.contains("sometimes"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -107,7 +118,12 @@ fn idle_pipe_closes_windows_on_the_wall_clock() {
     // Processing time, a 1 s window: three errors fire at once; with the pipe kept open and
     // silent, the recovery notice must come from the wall clock.
     let mut child = Command::new(BIN)
-        .args(["--live", "--processing-time", "--threshold", "ERROR+ >2 in 1s"])
+        .args([
+            "--live",
+            "--processing-time",
+            "--threshold",
+            "ERROR+ >2 in 1s",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -196,7 +212,10 @@ fn usage_errors_exit_2_with_the_position() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("at column 1") && stderr.contains("unit"), "{stderr}");
+    assert!(
+        stderr.contains("at column 1") && stderr.contains("unit"),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1);
 }
 
@@ -218,7 +237,9 @@ fn stats_are_written_to_stderr_as_json() {
     while counted < 10 && started.elapsed() < Duration::from_secs(20) {
         let line = lines.next().unwrap().unwrap();
         let value: Value = serde_json::from_str(&line).unwrap();
-        counted += value["stats"]["levels"]["ERROR"]["count"].as_u64().unwrap_or(0);
+        counted += value["stats"]["levels"]["ERROR"]["count"]
+            .as_u64()
+            .unwrap_or(0);
         assert!(value["stats"]["sources"].is_object());
     }
     assert_eq!(counted, 10);

@@ -40,9 +40,9 @@ pub type RuleSet = Vec<Rule>;
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = text.split_at(digits);
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (expected e.g. 500ms, 10s, 5m, 2h, 1d)"))?;
+    let value: u64 = number.parse().map_err(|_| {
+        format!("{text:?} is not a duration (expected e.g. 500ms, 10s, 5m, 2h, 1d)")
+    })?;
     let unit_ms = match unit {
         "ms" => 1,
         "s" => 1000,
@@ -129,13 +129,16 @@ struct Common {
     sources: Vec<String>,
 }
 
+/// Words with the columns they start at.
+type Words<'a> = Vec<(usize, &'a str)>;
+
 /// Takes `by K,K`, `category=`, `source=` and a level from `words`; returns the words it did
 /// not recognize, with their columns.
 fn common_parts<'a>(
     flag: &str,
     spec: &str,
     words: &[(usize, &'a str)],
-) -> Result<(Common, Vec<(usize, &'a str)>), String> {
+) -> Result<(Common, Words<'a>), String> {
     let mut common = Common {
         level: None,
         group_by: Vec::new(),
@@ -162,7 +165,9 @@ fn common_parts<'a>(
             common.categories.push(category.to_string());
         } else if let Some(source) = word.strip_prefix("source=") {
             common.sources.push(source.to_string());
-        } else if word == "*" || word.as_bytes()[0].is_ascii_alphabetic() && LevelMatch::parse(word).is_ok() {
+        } else if word == "*"
+            || word.as_bytes()[0].is_ascii_alphabetic() && LevelMatch::parse(word).is_ok()
+        {
             if common.level.is_some() {
                 return Err(at(flag, spec, column, format!("a second level {word:?}")));
             }
@@ -206,7 +211,12 @@ pub fn threshold_flag(spec: &str, realert: Option<Duration>) -> Result<Rule, Str
                 (column + 1, count)
             };
             more_than = Some(count.parse::<u64>().map_err(|_| {
-                at(FLAG, spec, count_column, format!("{count:?} is not a count, e.g. >100"))
+                at(
+                    FLAG,
+                    spec,
+                    count_column,
+                    format!("{count:?} is not a count, e.g. >100"),
+                )
             })?);
         } else if word == "in" {
             i += 1;
@@ -215,7 +225,12 @@ pub fn threshold_flag(spec: &str, realert: Option<Duration>) -> Result<Rule, Str
                 .ok_or_else(|| at(FLAG, spec, column, "`in` needs a window, e.g. in 1m"))?;
             let length = parse_duration(text).map_err(|e| at(FLAG, spec, window_column, e))?;
             if length.is_zero() {
-                return Err(at(FLAG, spec, window_column, "the window must be longer than 0"));
+                return Err(at(
+                    FLAG,
+                    spec,
+                    window_column,
+                    "the window must be longer than 0",
+                ));
             }
             window = Some(length);
         } else if word == "sliding" || word == "tumbling" {
@@ -262,13 +277,23 @@ pub fn absent_flag(spec: &str, realert: Option<Duration>) -> Result<Rule, String
             parse_duration(text).map_err(|e| at(FLAG, spec, column, e))?,
             extra,
         ),
-        None => return Err(at(FLAG, spec, 1, "missing the duration, e.g. '5m by source'")),
+        None => {
+            return Err(at(
+                FLAG,
+                spec,
+                1,
+                "missing the duration, e.g. '5m by source'",
+            ));
+        }
     };
     if let Some(&(column, word)) = extra.first() {
         return Err(at(FLAG, spec, column, format!("unexpected {word:?}")));
     }
     Ok(Rule {
-        name: format!("absent {}", spec.split_whitespace().collect::<Vec<_>>().join(" ")),
+        name: format!(
+            "absent {}",
+            spec.split_whitespace().collect::<Vec<_>>().join(" ")
+        ),
         severity: Severity::Warning,
         kind: RuleKind::Absence { after },
         matcher: matcher(&common, LevelMatch::Any),
@@ -332,7 +357,8 @@ impl RuleSpec {
         };
         let message = match &self.message {
             Some(pattern) => Some(
-                Regex::new(pattern).map_err(|e| format!("\"message\" is not a valid regex: {e}"))?,
+                Regex::new(pattern)
+                    .map_err(|e| format!("\"message\" is not a valid regex: {e}"))?,
             ),
             None => None,
         };
@@ -478,15 +504,27 @@ mod tests {
     #[test]
     fn bad_flags_say_where() {
         let err = threshold_flag("ERROR+ >1x0 in 1m", None).unwrap_err();
-        assert!(err.contains("at column 9") && err.contains("not a count"), "{err}");
+        assert!(
+            err.contains("at column 9") && err.contains("not a count"),
+            "{err}"
+        );
         let err = threshold_flag("ERROR+ >100 in 1y", None).unwrap_err();
-        assert!(err.contains("at column 16") && err.contains("unit"), "{err}");
+        assert!(
+            err.contains("at column 16") && err.contains("unit"),
+            "{err}"
+        );
         let err = threshold_flag("ERROR+ >100 in 1m by host", None).unwrap_err();
-        assert!(err.contains("at column 22") && err.contains("group key"), "{err}");
+        assert!(
+            err.contains("at column 22") && err.contains("group key"),
+            "{err}"
+        );
         let err = threshold_flag("ERROR+ in 1m", None).unwrap_err();
         assert!(err.contains("missing the count"), "{err}");
         let err = threshold_flag("ERROR+ >100 in 1m lots", None).unwrap_err();
-        assert!(err.contains("at column 19") && err.contains("\"lots\""), "{err}");
+        assert!(
+            err.contains("at column 19") && err.contains("\"lots\""),
+            "{err}"
+        );
         let err = absent_flag("by source", None).unwrap_err();
         assert!(err.contains("missing the duration"), "{err}");
     }
@@ -531,21 +569,31 @@ mod tests {
         assert_eq!(rules[0].severity, Severity::Critical);
         assert_eq!(rules[1].severity, Severity::Critical);
         assert_eq!(rules[1].realert, Duration::from_secs(60));
-        assert!(rules[1].matcher.message.as_ref().unwrap().is_match("timed out"));
+        assert!(
+            rules[1]
+                .matcher
+                .message
+                .as_ref()
+                .unwrap()
+                .is_match("timed out")
+        );
         assert_eq!(rules[2].group_by, vec![GroupKey::Source]);
     }
 
     #[test]
     fn bad_rules_files_say_where() {
-        let err = rules_from_json("{\"rules\": [\n {\"name\": \"a\", \"type\": }]}", None)
-            .unwrap_err();
+        let err =
+            rules_from_json("{\"rules\": [\n {\"name\": \"a\", \"type\": }]}", None).unwrap_err();
         assert!(err.contains("line 2"), "{err}");
         let err = rules_from_json(
             r#"{"rules": [{"name": "a", "type": "immediate"}, {"name": "b", "type": "threshold", "window": "1m"}]}"#,
             None,
         )
         .unwrap_err();
-        assert!(err.contains("rule 2 (\"b\")") && err.contains("more_than"), "{err}");
+        assert!(
+            err.contains("rule 2 (\"b\")") && err.contains("more_than"),
+            "{err}"
+        );
         let err = rules_from_json(
             r#"{"rules": [{"name": "a", "type": "immediate", "mesage": "x"}]}"#,
             None,

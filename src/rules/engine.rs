@@ -240,7 +240,6 @@ impl Policy {
             last: (w.count > 0).then_some(w.last),
         }
     }
-
 }
 
 /// Where a record falls, as the engine has placed it.
@@ -586,7 +585,10 @@ mod tests {
         let alerts = feed_all(&mut engine, &errors_at([59_999 * MS], "a"), WALL);
         assert_eq!(alerts.len(), 1);
         let a = &alerts[0];
-        assert_eq!((a.name.as_str(), a.count, a.threshold), ("errors", 101, 100));
+        assert_eq!(
+            (a.name.as_str(), a.count, a.threshold),
+            ("errors", 101, 100)
+        );
         assert_eq!((a.first, a.last), (Some(0), Some(59_999 * MS)));
         assert_eq!(a.state, AlertState::Firing);
         assert_eq!(a.samples.len(), 5);
@@ -601,7 +603,10 @@ mod tests {
         records.extend(errors_at([60 * S], "a"));
         assert!(feed_all(&mut engine, &records, WALL).is_empty());
         // One more in the same window makes 101.
-        assert_eq!(feed_all(&mut engine, &errors_at([60 * S], "a"), WALL).len(), 1);
+        assert_eq!(
+            feed_all(&mut engine, &errors_at([60 * S], "a"), WALL).len(),
+            1
+        );
     }
 
     #[test]
@@ -688,9 +693,16 @@ mod tests {
             records.extend(errors_at([i * S], "c"));
         }
         assert!(feed_all(&mut engine, &records, WALL).is_empty());
-        let alerts = feed_all(&mut engine, &errors_at((0..101).map(|i| 60 * S + i * MS), "a"), WALL);
+        let alerts = feed_all(
+            &mut engine,
+            &errors_at((0..101).map(|i| 60 * S + i * MS), "a"),
+            WALL,
+        );
         assert_eq!(alerts.len(), 1);
-        assert_eq!(alerts[0].group, vec![("source".to_string(), "a".to_string())]);
+        assert_eq!(
+            alerts[0].group,
+            vec![("source".to_string(), "a".to_string())]
+        );
     }
 
     #[test]

@@ -142,11 +142,8 @@ mod tests {
 
     #[test]
     fn a_slow_command_is_killed_at_the_timeout() {
-        let err = run_one(
-            &config(&["sleep", "5"], Duration::from_millis(100)),
-            "{}\n",
-        )
-        .unwrap_err();
+        let err =
+            run_one(&config(&["sleep", "5"], Duration::from_millis(100)), "{}\n").unwrap_err();
         assert!(err.contains("timeout"), "{err}");
     }
 

@@ -19,7 +19,10 @@ pub mod watch;
 pub mod window;
 
 pub use alert::{Alert, AlertState, Severity};
-pub use config::{RuleSet, absent_flag, critical_at, default_rules, parse_duration, rules_from_json, threshold_flag};
+pub use config::{
+    RuleSet, absent_flag, critical_at, default_rules, parse_duration, rules_from_json,
+    threshold_flag,
+};
 pub use engine::{Engine, EngineOptions};
-pub use window::TimeMode;
 pub use rule::{GroupKey, LevelMatch, Matcher, Rule, RuleKind, WindowKind};
+pub use window::TimeMode;

@@ -143,8 +143,11 @@ impl Matcher {
         // Cheapest tests first: the regex runs only on records that pass the rest.
         self.level.matches(record.log_level)
             && (self.categories.is_empty()
-                || self.categories.iter().any(|c| c == record.category.as_str()))
-            && (self.sources.is_empty() || self.sources.iter().any(|s| *s == record.source))
+                || self
+                    .categories
+                    .iter()
+                    .any(|c| c == record.category.as_str()))
+            && (self.sources.is_empty() || self.sources.contains(&record.source))
             && self
                 .message
                 .as_ref()
@@ -244,7 +247,11 @@ mod tests {
             LevelMatch::parse("ERROR+"),
             Ok(LevelMatch::AtLeast(Level::Error))
         );
-        assert!(LevelMatch::parse("error+").unwrap().matches(Level::Critical));
+        assert!(
+            LevelMatch::parse("error+")
+                .unwrap()
+                .matches(Level::Critical)
+        );
         assert!(!LevelMatch::parse("ERROR").unwrap().matches(Level::Critical));
         assert!(LevelMatch::parse("*").unwrap().matches(Level::Trace));
         assert!(LevelMatch::parse("LOUD+").is_err());

@@ -298,10 +298,12 @@ fn read_batches(input: BufReader<File>, tee: bool, sender: &SyncSender<io::Resul
         }
         batch.items.push(item);
         // Hand over when full, or when the next read would wait for more input.
-        if batch.items.len() >= BATCH || reader.get_ref().buffer().is_empty() {
-            if sender.send(Ok(std::mem::replace(&mut batch, new_batch()))).is_err() {
-                return;
-            }
+        if (batch.items.len() >= BATCH || reader.get_ref().buffer().is_empty())
+            && sender
+                .send(Ok(std::mem::replace(&mut batch, new_batch())))
+                .is_err()
+        {
+            return;
         }
     }
     if !batch.items.is_empty() {

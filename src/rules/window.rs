@@ -153,8 +153,7 @@ impl SlidingCounter {
         self.times.insert(at, time);
         let mut best: Option<WindowCount> = None;
         let mut end_index = at;
-        while end_index < self.times.len() && self.times[end_index] < time.saturating_add(length)
-        {
+        while end_index < self.times.len() && self.times[end_index] < time.saturating_add(length) {
             let end = self.times[end_index];
             let count = self.count_in(end, length);
             if best.is_none_or(|b| count.count > b.count) {
@@ -287,7 +286,13 @@ mod tests {
     fn processing_time_uses_the_wall_clock() {
         let mut clock = Clock::new(TimeMode::Processing, true);
         let placed = clock.place(5 * S, 100 * S);
-        assert_eq!(placed, Placed { time: 100 * S, late: false });
+        assert_eq!(
+            placed,
+            Placed {
+                time: 100 * S,
+                late: false
+            }
+        );
         clock.tick(200 * S);
         assert_eq!(clock.watermark(), 200 * S);
     }
