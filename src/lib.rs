@@ -9,6 +9,7 @@
 //! - [`ack`]: the contiguous-acknowledgement tracker that decides how far the LSN store advances.
 //! - [`tail`]: following files through rotation (ls-tail).
 //! - [`kafka`]: producing records to topics, and the consumer input every stage shares (ls-ship).
+//! - [`input`]: the record input of every consumer stage: stdin JSON lines or a Kafka group.
 //! - [`mongo`]: storing and querying records in MongoDB (ls-store).
 //! - [`rules`]: alert rules over record streams (ls-watch).
 //! - [`archive`]: rolling archive files, the rollover naming (DESIGN.md §3), HDFS and the spool
@@ -18,6 +19,7 @@
 pub mod ack;
 pub mod archive;
 pub mod cli;
+pub mod input;
 pub mod kafka;
 pub mod lsn;
 pub mod mongo;

@@ -57,10 +57,9 @@ pub struct BadLine {
     pub kind: BadLineKind,
 }
 
-impl fmt::Display for BadLine {
+impl fmt::Display for BadLineKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "input line {}: ", self.line_no)?;
-        match &self.kind {
+        match self {
             BadLineKind::TooLong { len, max } => {
                 write!(
                     f,
@@ -75,6 +74,12 @@ impl fmt::Display for BadLine {
                 write!(f, "invalid {field:?}: {reason}")
             }
         }
+    }
+}
+
+impl fmt::Display for BadLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "input line {}: {}", self.line_no, self.kind)
     }
 }
 
