@@ -246,3 +246,78 @@ fn stats_are_written_to_stderr_as_json() {
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
+
+mod common;
+
+/// Records produced into a topic raise the expected alerts from an ls-watch in a consumer group.
+#[test]
+fn alerts_from_a_kafka_consumer_group() {
+    use rdkafka::ClientConfig;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+
+    let Some(brokers) = common::brokers() else {
+        return;
+    };
+    let topic = common::unique_name("watch");
+    let group = common::unique_name("watch-group");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("acks", "all")
+            .create()
+            .unwrap();
+        let lines = errors(101, "web-1")
+            + &record("2026-11-22T10:00:59.900Z", "CRITICAL", "db-1", "disk gone")
+            + "\n";
+        for line in lines.lines() {
+            producer
+                .send(
+                    FutureRecord::<(), _>::to(&topic).payload(line),
+                    Duration::from_secs(30),
+                )
+                .await
+                .unwrap();
+        }
+    });
+    let output = Command::new(BIN)
+        .args([
+            "--brokers",
+            &brokers,
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+            "--from",
+            "beginning",
+            "--exit-at-end",
+            "--threshold",
+            "ERROR+ >100 in 1m by source",
+            "--critical-at",
+            "CRITICAL",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let alerts: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["alert"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["ERROR+ >100 in 1m by source", "critical"],
+        "{stderr}"
+    );
+    assert_eq!(alerts[0]["group"]["source"], "web-1");
+    assert_eq!(alerts[0]["count"], 101);
+}

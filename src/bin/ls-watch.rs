@@ -10,6 +10,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use logsphere::cli::{self, CommonArgs, EXIT_USAGE, Shutdown};
+use logsphere::input::InputArgs;
+use logsphere::kafka::args::BrokerArgs;
 use logsphere::record::Level;
 use logsphere::rules::exec::ExecConfig;
 use logsphere::rules::stats::StatsFormat;
@@ -27,7 +29,8 @@ Examples:
   ls-tail /var/log/app | ls-watch --tee | ls-roll --out ./archive
   ls-watch --threshold 'ERROR+ >100 in 1m by source' --critical-at CRITICAL --absent '5m by source'
   ls-watch --rules rules.json --exec /usr/local/bin/page-oncall --team ops
-  ls-watch --backtest --threshold 'ERROR+ >50 in 5m' < history.jsonl";
+  ls-watch --backtest --threshold 'ERROR+ >50 in 5m' < history.jsonl
+  ls-watch --brokers kafka:9092 --topic logs.error --group watch --alerts alerts.jsonl";
 
 /// Raise alerts from JSON-line records on stdin: alerts are JSON lines on stdout.
 #[derive(Debug, Parser)]
@@ -35,6 +38,12 @@ Examples:
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
+
+    #[command(flatten)]
+    input: InputArgs,
+
+    #[command(flatten)]
+    broker: BrokerArgs,
 
     /// JSON rules file (see the rules module docs for the format).
     #[arg(long, value_name = "FILE")]
@@ -146,7 +155,8 @@ fn main() -> ExitCode {
                 .context("cannot open stdin")?,
         );
         let stdin_is_file = stdin.metadata().is_ok_and(|m| m.is_file());
-        let backtest = args.backtest || (stdin_is_file && !args.live);
+        let backtest =
+            args.backtest || (stdin_is_file && !args.live && args.input.topic.is_empty());
         let stats_format = args.stats_format.unwrap_or_else(|| {
             if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                 StatsFormat::Live
@@ -177,7 +187,15 @@ fn main() -> ExitCode {
             stats: args.stats.map(|every| (every, stats_format)),
         };
         let shutdown = Shutdown::install().context("cannot install the signal handlers")?;
-        let summary = watch::run(config, stdin, &shutdown)?;
+        let summary = if args.input.topic.is_empty() {
+            watch::run(config, stdin, &shutdown)?
+        } else {
+            if let Err(message) = args.input.validate() {
+                log::error!("{message}");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+            watch::run_kafka(config, &args.input, &args.broker, &shutdown)?
+        };
         log::info!(
             "{} records, {} alerts, {} late, {} bad lines",
             summary.records,

@@ -5,6 +5,8 @@
 //! closing windows and noticing absences while nothing arrives.
 //! **Backtest** (`--backtest`, or stdin is a regular file): one thread reads at full speed, on
 //! event time alone, and at the end of the input decides everything up to the last record.
+//! **Kafka** (`--topic`, the shared [`Input`]): like live; a batch's offsets are committed once
+//! the alerts it raised are written out.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -16,6 +18,8 @@ use anyhow::Context;
 
 use crate::cli::Shutdown;
 use crate::cli::diag::BadInputReporter;
+use crate::input::{Input, InputArgs};
+use crate::kafka::args::BrokerArgs;
 use crate::record::{BadLine, Record, RecordReader};
 
 use super::alert::Alert;
@@ -184,6 +188,63 @@ pub fn run(config: WatchConfig, input: File, shutdown: &Shutdown) -> anyhow::Res
         engine.finish(&mut outputs.pending);
     }
     outputs.emit(&engine)?;
+    outputs.close(&engine)
+}
+
+/// Runs ls-watch over a Kafka consumer group until a stop request (or the topic's end with
+/// `--exit-at-end`).
+pub fn run_kafka(
+    config: WatchConfig,
+    input: &InputArgs,
+    broker: &BrokerArgs,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Summary> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut outputs = Outputs::open(&config)?;
+    let mut engine = Engine::new(config.rules.clone(), config.engine);
+    // The consumer spawns its tasks on the current runtime.
+    let _runtime_context = runtime.enter();
+    let mut input = Input::open(input, broker)?;
+    let mut last_tick = Instant::now();
+    let mut line = Vec::new();
+    let finished = loop {
+        if shutdown.requested() {
+            break false;
+        }
+        let Some(batch) = runtime.block_on(input.next_batch(BATCH, TICK))? else {
+            break true;
+        };
+        let wall = wall_now();
+        for record in batch.records {
+            if let Some(records) = &mut outputs.records {
+                line.clear();
+                crate::record::write_record(&record, &mut line);
+                records
+                    .write_all(&line)
+                    .context("cannot write records to stdout")?;
+            }
+            outputs.take(&mut engine, Ok(record), wall);
+        }
+        outputs.flush_records()?;
+        if last_tick.elapsed() >= TICK {
+            engine.tick(wall, &mut outputs.pending);
+            last_tick = Instant::now();
+        }
+        outputs.emit(&engine)?;
+        // The batch's alerts are out: its records need not be read again.
+        input.commit(&batch.token)?;
+    };
+    if finished {
+        engine.finish(&mut outputs.pending);
+    }
+    outputs.emit(&engine)?;
+    for _ in 0..input.bad_records() {
+        outputs.bad.report(&"a Kafka message that is not a record");
+    }
+    input.close();
     outputs.close(&engine)
 }
 
