@@ -124,9 +124,12 @@ pub fn run<W: Write>(config: TailConfig, out: W, shutdown: &Shutdown) -> Result<
 }
 
 /// Bytes read from one file before the others get their turn.
-const ROUND_BUDGET: u64 = 8 << 20;
+const TURN_BUDGET: u64 = 256 << 10;
+/// Bytes read after which the output is flushed and positions committed, also within a round:
+/// this bounds what a crash makes the next run send again.
+const COMMIT_BYTES: u64 = 256 << 10;
 /// The read buffer, shared by all files.
-const READ_SIZE: usize = 1 << 20;
+const READ_SIZE: usize = 256 << 10;
 /// The longest wait for events, so that a stop request and timeouts are seen promptly.
 const MAX_WAIT: Duration = Duration::from_millis(250);
 
@@ -244,6 +247,8 @@ struct Tailer<W: Write> {
     rescan: bool,
     last_housekeeping: Instant,
     summary: Summary,
+    /// `summary.bytes` at the last commit.
+    committed_bytes: u64,
     started: Instant,
 }
 
@@ -289,6 +294,7 @@ impl<W: Write> Tailer<W> {
             rescan: false,
             last_housekeeping: Instant::now(),
             summary: Summary::default(),
+            committed_bytes: 0,
             started: Instant::now(),
             config,
         })
@@ -311,6 +317,9 @@ impl<W: Write> Tailer<W> {
             for i in 0..self.files.len() {
                 if self.files[i].as_ref().is_some_and(|t| t.dirty) {
                     busy |= self.read(i)?;
+                    if self.summary.bytes - self.committed_bytes >= COMMIT_BYTES {
+                        self.commit()?;
+                    }
                 }
                 if shutdown.requested() {
                     break;
@@ -334,6 +343,7 @@ impl<W: Write> Tailer<W> {
 
     /// Flushes the output, then commits the positions of what it holds.
     fn commit(&mut self) -> Result<()> {
+        self.committed_bytes = self.summary.bytes;
         if let Some(e) = self.emitter.error.take() {
             return Err(e).context("cannot write records to the output");
         }
@@ -578,7 +588,7 @@ impl<W: Write> Tailer<W> {
         };
         let outcome = follow
             .reader
-            .read(handle, buf, ROUND_BUDGET, &mut on_line)
+            .read(handle, buf, TURN_BUDGET, &mut on_line)
             .with_context(|| format!("cannot read {}", t.name))?;
         summary.bytes += outcome.bytes;
         summary.lines += outcome.lines;
