@@ -54,7 +54,10 @@ impl Parser {
         record.timestamp = now;
         record.log_level = self.config.default_level;
         record.message.clear();
-        record.message.push_str(&String::from_utf8_lossy(line));
+        match std::str::from_utf8(line) {
+            Ok(text) => record.message.push_str(text),
+            Err(_) => record.message.push_str(&String::from_utf8_lossy(line)),
+        }
         record.extra.clear();
     }
 

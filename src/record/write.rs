@@ -52,8 +52,17 @@ pub fn write_record(record: &Record, out: &mut Vec<u8>) {
 pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Most text needs no escaping: skip it eight bytes at a time.
+    let mut clean = 0;
+    while clean + 8 <= bytes.len() {
+        let word = u64::from_le_bytes(bytes[clean..clean + 8].try_into().expect("8 bytes"));
+        if needs_escape(word) {
+            break;
+        }
+        clean += 8;
+    }
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -77,6 +86,20 @@ pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// True if any byte of `word` is below 0x20, `"`, `\\` or 0x7f (bit tricks from "Bit Twiddling
+/// Hacks": `x - 0x01..01 & !x & 0x80..80` is non-zero exactly when some byte of x is zero).
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    (below_space
+        | has_zero(word ^ (ONES * b'"' as u64))
+        | has_zero(word ^ (ONES * b'\\' as u64))
+        | has_zero(word ^ (ONES * 0x7f)))
+        != 0
 }
 
 /// A buffered record writer over any `Write`, flushing in large chunks.
@@ -149,5 +172,37 @@ impl<W: Write> RecordWriter<W> {
             self.buf.clear();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_escape_as_serde_json_does() {
+        let samples = [
+            "",
+            "plain ascii text that is long enough to take the fast path",
+            "quote \" in the middle of a long line of text",
+            "0123456\\backslash at byte 7",
+            "tab\tnewline\ncr\r and \u{1} \u{1f} \u{7f} controls, then more text",
+            "unicode: é ü 漢字 🎉 and \"quotes\" after eight bytes",
+        ];
+        for s in samples {
+            let mut out = Vec::new();
+            write_json_str(s, &mut out);
+            let back: String = serde_json::from_slice(&out).unwrap();
+            assert_eq!(back, s);
+            if !s.contains('\u{7f}') {
+                assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+            }
+        }
+        for b in 0u8..=0x7f {
+            let s = format!("abcdefgh{}ijklmnop", b as char);
+            let mut out = Vec::new();
+            write_json_str(&s, &mut out);
+            assert_eq!(serde_json::from_slice::<String>(&out).unwrap(), s);
+        }
     }
 }
