@@ -9,18 +9,22 @@
 //! - [`ack`]: the contiguous-acknowledgement tracker that decides how far the LSN store advances.
 //! - [`tail`]: following files through rotation (ls-tail).
 //! - [`kafka`]: producing records to topics, and the consumer input every stage shares (ls-ship).
+//! - [`input`]: the record input of every consumer stage: stdin JSON lines or a Kafka group.
 //! - [`mongo`]: storing and querying records in MongoDB (ls-store).
 //! - [`rules`]: alert rules over record streams (ls-watch).
 //! - [`archive`]: rolling archive files, the rollover naming (DESIGN.md §3), HDFS and the spool
 //!   (ls-roll, ls-recover).
+//! - [`recover`]: repairing checkpoints, importing the spool, replaying the archive (ls-recover).
 
 pub mod ack;
 pub mod archive;
 pub mod cli;
+pub mod input;
 pub mod kafka;
 pub mod lsn;
 pub mod mongo;
 pub mod parse;
 pub mod record;
+pub mod recover;
 pub mod rules;
 pub mod tail;

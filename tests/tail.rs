@@ -22,6 +22,7 @@ impl Tail {
     fn start(args: &[&str], out: &Path) -> Tail {
         let err = out.with_extension("err");
         let child = Command::new(BIN)
+            .args(["--format", "raw"])
             .args(args)
             .stdout(File::create(out).unwrap())
             .stderr(File::create(&err).unwrap())
@@ -104,7 +105,12 @@ fn messages_of(records: &[Value]) -> Vec<String> {
 }
 
 fn once(args: &[&str]) -> (Vec<Value>, String) {
-    let output = Command::new(BIN).arg("--once").args(args).output().unwrap();
+    // Raw lines: the tests compare messages with the lines written.
+    let output = Command::new(BIN)
+        .args(["--once", "--format", "raw"])
+        .args(args)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{stderr}");
     let records = String::from_utf8(output.stdout)

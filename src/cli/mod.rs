@@ -4,12 +4,14 @@
 //! Exit codes follow DESIGN.md §4: 0 done, 1 runtime failure, 2 usage error (clap's own).
 
 pub mod diag;
+pub mod generate;
 pub mod shutdown;
 
 use std::process::ExitCode;
 
 use clap::Args;
 
+pub use generate::parse;
 pub use shutdown::Shutdown;
 
 /// Exit code for a runtime failure.

@@ -57,10 +57,9 @@ pub struct BadLine {
     pub kind: BadLineKind,
 }
 
-impl fmt::Display for BadLine {
+impl fmt::Display for BadLineKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "input line {}: ", self.line_no)?;
-        match &self.kind {
+        match self {
             BadLineKind::TooLong { len, max } => {
                 write!(
                     f,
@@ -75,6 +74,12 @@ impl fmt::Display for BadLine {
                 write!(f, "invalid {field:?}: {reason}")
             }
         }
+    }
+}
+
+impl fmt::Display for BadLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "input line {}: {}", self.line_no, self.kind)
     }
 }
 
@@ -146,6 +151,11 @@ impl<R: BufRead> RecordReader<R> {
     /// The bytes of the line last returned (without its line ending). Empty after a too-long line.
     pub fn raw_line(&self) -> &[u8] {
         &self.line
+    }
+
+    /// The underlying reader (to see, say, whether its buffer is empty).
+    pub fn get_ref(&self) -> &R {
+        &self.inner
     }
 
     pub fn stats(&self) -> &ReadStats {

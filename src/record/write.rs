@@ -50,19 +50,21 @@ pub fn write_record(record: &Record, out: &mut Vec<u8>) {
 
 /// Appends `s` as a JSON string literal (quotes included).
 pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
+    out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
-    // Most text needs no escaping: skip it eight bytes at a time.
-    let mut clean = 0;
-    while clean + 8 <= bytes.len() {
-        let word = u64::from_le_bytes(bytes[clean..clean + 8].try_into().expect("8 bytes"));
-        if needs_escape(word) {
-            break;
-        }
-        clean += 8;
-    }
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate().skip(clean) {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Most text needs no escaping: skip it eight bytes at a time.
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            if !any_needs_escape(word) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -75,31 +77,35 @@ pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
                 out.extend_from_slice(b"\\u00");
                 out.push(HEX[(b >> 4) as usize]);
                 out.push(HEX[(b & 0xf) as usize]);
-                start = i + 1;
+                i += 1;
+                start = i;
                 continue;
             }
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.extend_from_slice(&bytes[start..i]);
         out.extend_from_slice(escape);
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
-/// True if any byte of `word` is below 0x20, `"`, `\\` or 0x7f (bit tricks from "Bit Twiddling
-/// Hacks": `x - 0x01..01 & !x & 0x80..80` is non-zero exactly when some byte of x is zero).
-fn needs_escape(word: u64) -> bool {
+/// Whether any of the eight bytes of `word` is a control character, `"`, `\\` or DEL (the
+/// classic "has a zero byte / has a byte below n" bit tricks, exact for the "any" question).
+fn any_needs_escape(word: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    (below_space
-        | has_zero(word ^ (ONES * b'"' as u64))
-        | has_zero(word ^ (ONES * b'\\' as u64))
-        | has_zero(word ^ (ONES * 0x7f)))
-        != 0
+    const HIGH: u64 = ONES * 0x80;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+    let special = has_zero(word ^ (ONES * u64::from(b'"')))
+        | has_zero(word ^ (ONES * u64::from(b'\\')))
+        | has_zero(word ^ (ONES * 0x7f));
+    (below_space | special) & HIGH != 0
 }
 
 /// A buffered record writer over any `Write`, flushing in large chunks.
@@ -180,29 +186,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strings_escape_as_serde_json_does() {
-        let samples = [
-            "",
-            "plain ascii text that is long enough to take the fast path",
-            "quote \" in the middle of a long line of text",
-            "0123456\\backslash at byte 7",
-            "tab\tnewline\ncr\r and \u{1} \u{1f} \u{7f} controls, then more text",
-            "unicode: é ü 漢字 🎉 and \"quotes\" after eight bytes",
-        ];
-        for s in samples {
-            let mut out = Vec::new();
-            write_json_str(s, &mut out);
-            let back: String = serde_json::from_slice(&out).unwrap();
-            assert_eq!(back, s);
-            if !s.contains('\u{7f}') {
-                assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+    fn strings_round_trip_through_escaping_at_any_position() {
+        let specials: Vec<char> = (0u8..0x80)
+            .map(char::from)
+            .chain(['é', '€', '😀'])
+            .collect();
+        for &special in &specials {
+            for position in 0..17 {
+                let mut text: String = "abcdefghijklmnop".chars().take(position).collect();
+                text.push(special);
+                text.push_str("tail after it");
+                let mut out = Vec::new();
+                write_json_str(&text, &mut out);
+                let back: String = serde_json::from_slice(&out).unwrap_or_else(|e| {
+                    panic!("{text:?} -> {}: {e}", String::from_utf8_lossy(&out))
+                });
+                assert_eq!(back, text);
+                let escaped = special.is_control() || special == '"' || special == '\\';
+                assert_eq!(out.len() > text.len() + 2, escaped, "{special:?}");
             }
-        }
-        for b in 0u8..=0x7f {
-            let s = format!("abcdefgh{}ijklmnop", b as char);
-            let mut out = Vec::new();
-            write_json_str(&s, &mut out);
-            assert_eq!(serde_json::from_slice::<String>(&out).unwrap(), s);
         }
     }
 }

@@ -1,0 +1,94 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_ls_recover_global_optspecs
+    string join \n v/verbose q/quiet log-format= h/help V/version
+end
+
+function __fish_ls_recover_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_ls_recover_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_ls_recover_using_subcommand
+    set -l cmd (__fish_ls_recover_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c ls-recover -n "__fish_ls_recover_needs_command" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
+json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_needs_command" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
+complete -c ls-recover -n "__fish_ls_recover_needs_command" -s q -l quiet -d 'Say only errors on stderr'
+complete -c ls-recover -n "__fish_ls_recover_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ls-recover -n "__fish_ls_recover_needs_command" -s V -l version -d 'Print version'
+complete -c ls-recover -n "__fish_ls_recover_needs_command" -f -a "lsn" -d 'Inspect and repair an LSN store'
+complete -c ls-recover -n "__fish_ls_recover_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -l lsn-dir -d 'The LSN store directory' -r -F
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
+json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -s q -l quiet -d 'Say only errors on stderr'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -f -a "show" -d 'Show every tracked file: identity, line, offset, last update, path'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -f -a "verify" -d 'Check each position against its file on disk; exit 1 if any cannot be resumed'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -f -a "compact" -d 'Compact the buffer into the LSN file (drops torn and corrupt entries)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -f -a "set" -d 'Move a file\'s position to a given line, forwards or backwards'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -f -a "forget" -d 'Stop tracking files'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from show" -l lsn-dir -d 'The LSN store directory' -r -F
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from show" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
+json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from show" -l json -d 'JSON lines instead of a table'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Say only errors on stderr'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from verify" -l lsn-dir -d 'The LSN store directory' -r -F
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from verify" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
+json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from verify" -l json -d 'JSON lines instead of a table'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Say only errors on stderr'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from compact" -l lsn-dir -d 'The LSN store directory' -r -F
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from compact" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
+json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from compact" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from compact" -s q -l quiet -d 'Say only errors on stderr'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from compact" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from set" -l lsn -d 'The last line to count as done: reading resumes at the line after it (0: from the start)' -r
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from set" -l file -d 'The file to locate the line in, when not the path the store recorded' -r -F
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from set" -l lsn-dir -d 'The LSN store directory' -r -F
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from set" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
+json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from set" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Say only errors on stderr'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from forget" -l lsn-dir -d 'The LSN store directory' -r -F
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from forget" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
+json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from forget" -l missing -d 'Also forget every file that no longer exists at its recorded path'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from forget" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from forget" -s q -l quiet -d 'Say only errors on stderr'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from forget" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show every tracked file: identity, line, offset, last update, path'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check each position against its file on disk; exit 1 if any cannot be resumed'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from help" -f -a "compact" -d 'Compact the buffer into the LSN file (drops torn and corrupt entries)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from help" -f -a "set" -d 'Move a file\'s position to a given line, forwards or backwards'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from help" -f -a "forget" -d 'Stop tracking files'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and not __fish_seen_subcommand_from lsn help" -f -a "lsn" -d 'Inspect and repair an LSN store'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and not __fish_seen_subcommand_from lsn help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and __fish_seen_subcommand_from lsn" -f -a "show" -d 'Show every tracked file: identity, line, offset, last update, path'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and __fish_seen_subcommand_from lsn" -f -a "verify" -d 'Check each position against its file on disk; exit 1 if any cannot be resumed'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and __fish_seen_subcommand_from lsn" -f -a "compact" -d 'Compact the buffer into the LSN file (drops torn and corrupt entries)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and __fish_seen_subcommand_from lsn" -f -a "set" -d 'Move a file\'s position to a given line, forwards or backwards'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and __fish_seen_subcommand_from lsn" -f -a "forget" -d 'Stop tracking files'

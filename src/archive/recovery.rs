@@ -1,0 +1,195 @@
+//! Recovery of in-progress files: the ones a killed ls-roll left (found at start-up) and the
+//! ones abandoned when the archive failed (salvaged when it answers again).
+//!
+//! The rule at start-up, for each `_<name>` on the archive and on the spool, oldest serial
+//! first: recover its lease (HDFS), read it, keep its complete lines (a torn last line, or the
+//! undecodable tail of a gzip member, is dropped; records before the last sync are always
+//! complete), and for JSON lines drop every record whose id an earlier recovered file of this
+//! pass already holds. The kept lines become a new final file under the next serial of the same
+//! date, then the stray file is deleted. The ids recovered are remembered for the run, so that
+//! the records the input sends again (everything after the last committed LSN or Kafka offset)
+//! are not written twice. Raw-message files have no ids: after a crash they can repeat lines.
+
+use std::io::{self, Read};
+
+use flate2::Compression;
+use flate2::read::MultiGzDecoder;
+use flate2::write::GzEncoder;
+
+use super::naming::{self, Entry, FileName, Serials};
+use super::spool::Spool;
+use super::target::Target;
+use crate::record::{Category, RecordReader};
+use std::collections::HashSet;
+use std::io::Write;
+
+/// The complete lines of a file's content: decoded when gzip, cut after the last newline.
+pub fn complete_lines(bytes: &[u8], gzip: bool) -> Vec<u8> {
+    let mut plain = if gzip {
+        let mut decoder = MultiGzDecoder::new(bytes);
+        let mut out = Vec::with_capacity(bytes.len() * 4);
+        let mut buf = vec![0; 1 << 16];
+        // A truncated member ends in an error; everything decoded before it is kept.
+        while let Ok(n @ 1..) = decoder.read(&mut buf) {
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    } else {
+        bytes.to_vec()
+    };
+    let end = memchr::memrchr(b'\n', &plain).map_or(0, |i| i + 1);
+    plain.truncate(end);
+    plain
+}
+
+/// Keeps the JSON lines whose record id is not in `seen`, adding the kept ids; lines that are
+/// not records are dropped.
+fn drop_seen_ids(lines: &[u8], seen: &mut HashSet<String>) -> Vec<u8> {
+    let mut kept = Vec::with_capacity(lines.len());
+    let mut reader = RecordReader::new(lines);
+    while let Ok(Some(result)) = reader.next_record() {
+        if let Ok(record) = result
+            && seen.insert(record.id)
+        {
+            kept.extend_from_slice(reader.raw_line());
+            kept.push(b'\n');
+        }
+    }
+    kept
+}
+
+/// Writes `lines` as a complete final file `category/name` through its in-progress name.
+pub fn write_final(
+    target: &dyn Target,
+    category: &str,
+    name: &FileName,
+    lines: &[u8],
+    gzip: bool,
+) -> io::Result<()> {
+    let in_progress = naming::relative_path(category, &name.in_progress());
+    let mut file = target.create(&in_progress)?;
+    if gzip {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(lines)?;
+        file.write(&encoder.finish()?)?;
+    } else {
+        file.write(lines)?;
+    }
+    file.sync()?;
+    file.close()?;
+    target.rename(&in_progress, &naming::relative_path(category, &name.to_string()))
+}
+
+/// Salvages every stray in-progress file of `target` (the rule above); returns how many.
+pub fn recover_strays(
+    target: &dyn Target,
+    serials: &mut Serials,
+    seen: &mut HashSet<String>,
+) -> io::Result<u64> {
+    let mut count = 0;
+    for dir in target.list("")? {
+        let Ok(category) = Category::new(&dir) else {
+            continue;
+        };
+        let names = target.list(&dir)?;
+        serials.note(&category, names.iter().map(String::as_str));
+        let mut strays: Vec<FileName> = names
+            .iter()
+            .filter_map(|n| match Entry::parse(n) {
+                Some(Entry::InProgress(name)) => Some(name),
+                _ => None,
+            })
+            .collect();
+        strays.sort();
+        for stray in strays {
+            let path = naming::relative_path(&dir, &stray.in_progress());
+            target.recover(&path)?;
+            let gzip = stray.ext.ends_with(".gz");
+            let mut lines = complete_lines(&target.read(&path)?, gzip);
+            if stray.ext.starts_with(".jsonl") {
+                lines = drop_seen_ids(&lines, seen);
+            }
+            if !lines.is_empty() {
+                let name = serials.allocate(&category, stray.date, &stray.ext);
+                write_final(target, &dir, &name, &lines, gzip)?;
+                log::warn!(
+                    "recovered {} ({} bytes of complete lines) as {}/{name}",
+                    path,
+                    lines.len(),
+                    dir
+                );
+            }
+            target.remove(&path)?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Copies the synced prefix of each file abandoned at an archive failure into a new final
+/// archive file, and deletes the abandoned file. On failure the files not yet done stay
+/// abandoned, for the next probe.
+pub fn salvage_abandoned(
+    spool: &mut Spool,
+    archive: &dyn Target,
+    serials: &mut Serials,
+) -> io::Result<u64> {
+    let mut todo = spool.take_abandoned();
+    let mut count = 0;
+    while let Some(file) = todo.first() {
+        let result = salvage_one(archive, serials, file);
+        if let Err(err) = result {
+            spool.restore(todo);
+            return Err(err);
+        }
+        todo.remove(0);
+        count += 1;
+    }
+    Ok(count)
+}
+
+fn salvage_one(
+    archive: &dyn Target,
+    serials: &mut Serials,
+    file: &super::spool::Abandoned,
+) -> io::Result<()> {
+    let category = file.category.as_str();
+    let path = naming::relative_path(category, &file.name.in_progress());
+    archive.recover(&path)?;
+    let bytes = match archive.read(&path) {
+        Ok(bytes) => bytes,
+        // Nothing reached the archive (the create itself failed).
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let synced = (file.synced as usize).min(bytes.len());
+    let lines = complete_lines(&bytes[..synced], file.gzip);
+    if !lines.is_empty() {
+        serials.note(&file.category, archive.list(category)?.iter().map(String::as_str));
+        let name = serials.allocate(&file.category, file.name.date, &file.name.ext);
+        write_final(archive, category, &name, &lines, file.gzip)?;
+        log::info!("salvaged the synced part of {path} as {category}/{name}");
+    }
+    archive.remove(&path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complete_lines_drop_torn_tails() {
+        assert_eq!(complete_lines(b"a\nb\nc", false), b"a\nb\n");
+        assert_eq!(complete_lines(b"abc", false), b"");
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(b"one\ntwo\n").unwrap();
+        encoder.flush().unwrap();
+        let synced = encoder.get_ref().len();
+        encoder.write_all(b"three\nfou").unwrap();
+        let whole = encoder.finish().unwrap();
+        // The synced prefix of a gzip member decodes to exactly the lines written before it.
+        assert_eq!(complete_lines(&whole[..synced], true), b"one\ntwo\n");
+        assert_eq!(complete_lines(&whole, true), b"one\ntwo\nthree\n");
+        assert_eq!(complete_lines(&whole[..whole.len() - 3], true), b"one\ntwo\nthree\n");
+    }
+}

@@ -1,0 +1,62 @@
+//! Where archive files go: a small interface over a local directory and HDFS, so that the
+//! roller, the spool and ls-recover's import work the same on both.
+//!
+//! Paths are relative to the target's root (`<category>/<name>`). Every operation is blocking;
+//! the HDFS client runs its own runtime.
+
+use std::io;
+
+use anyhow::{Context, Result, bail};
+
+use super::hdfs::HdfsTarget;
+use super::local::LocalTarget;
+
+/// A file open for writing.
+pub trait TargetFile: Send {
+    fn write(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Makes everything written so far durable (fsync / hsync).
+    fn sync(&mut self) -> io::Result<()>;
+    /// Closes the file; it must have been synced for its content to be durable.
+    fn close(self: Box<Self>) -> io::Result<()>;
+}
+
+/// A root directory that holds archive files.
+pub trait Target: Send {
+    /// The root, for messages: `file:///dir` or `hdfs://nn:port/path`.
+    fn describe(&self) -> String;
+    /// Creates a new file, with its parent directories; fails if it exists.
+    fn create(&self, path: &str) -> io::Result<Box<dyn TargetFile>>;
+    /// Renames a file; fails rather than replace an existing `to`.
+    fn rename(&self, from: &str, to: &str) -> io::Result<()>;
+    /// The names of the entries of directory `dir` (`""` is the root); empty when it is missing.
+    fn list(&self, dir: &str) -> io::Result<Vec<String>>;
+    /// The whole content of a file.
+    fn read(&self, path: &str) -> io::Result<Vec<u8>>;
+    fn remove(&self, path: &str) -> io::Result<()>;
+    /// Makes sure no writer (a killed process, or this one before an outage) still holds the
+    /// file, so that its length is final. A no-op for local files.
+    fn recover(&self, path: &str) -> io::Result<()>;
+    /// A cheap round trip that fails while the target is unreachable.
+    fn probe(&self) -> io::Result<()>;
+    /// Takes the one-writer-per-root lock, held until the returned guard is dropped. Fails with a
+    /// message for the user when another process holds it.
+    fn lock(&self) -> Result<Box<dyn Send>>;
+}
+
+/// Opens `--out`-style locations: `hdfs://nn:port/path`, `file:///dir`, or a plain path.
+pub fn open_target(location: &str) -> Result<Box<dyn Target>> {
+    if location.starts_with("hdfs://") {
+        return Ok(Box::new(HdfsTarget::connect(location)?));
+    }
+    let path = match location.strip_prefix("file://") {
+        Some(path) if path.starts_with('/') => path,
+        Some(_) => bail!("{location:?}: a file URL needs an absolute path, like file:///var/archive"),
+        None if location.contains("://") => {
+            bail!("{location:?}: unsupported location; use hdfs://namenode:port/path, file:///dir or a directory path")
+        }
+        None => location,
+    };
+    let target = LocalTarget::new(path.into())
+        .with_context(|| format!("cannot use {path:?} as an archive directory"))?;
+    Ok(Box::new(target))
+}

@@ -1,0 +1,150 @@
+//! The flags every tool that talks to Kafka shares, and the librdkafka configuration they build.
+//!
+//! Settings are layered, later ones winning: the tool's own defaults, then `--kafka-config-file`
+//! (`key=value` lines, for secrets that must not appear in argv or `ps`), then the secret
+//! environment variables below, then `-X key=value` (kcat's convention: anything librdkafka
+//! accepts, SASL and TLS settings included).
+//!
+//! Secret environment variables: `LOGSPHERE_KAFKA_SASL_USERNAME`, `LOGSPHERE_KAFKA_SASL_PASSWORD`,
+//! `LOGSPHERE_KAFKA_SSL_KEY_PASSWORD` set `sasl.username`, `sasl.password`, `ssl.key.password`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use rdkafka::ClientConfig;
+
+/// Environment variables that carry secrets, and the librdkafka key each one sets.
+const SECRET_ENV: [(&str, &str); 3] = [
+    ("LOGSPHERE_KAFKA_SASL_USERNAME", "sasl.username"),
+    ("LOGSPHERE_KAFKA_SASL_PASSWORD", "sasl.password"),
+    ("LOGSPHERE_KAFKA_SSL_KEY_PASSWORD", "ssl.key.password"),
+];
+
+/// Where the brokers are and how to talk to them.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BrokerArgs {
+    /// Kafka bootstrap servers, host:port[,host:port...].
+    #[arg(long, env = "LOGSPHERE_BROKERS", value_name = "HOST:PORT,...")]
+    pub brokers: Option<String>,
+
+    /// A librdkafka setting, e.g. -X compression.codec=zstd -X security.protocol=SASL_SSL (repeatable; overrides the defaults and the config file).
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_setting)]
+    pub settings: Vec<(String, String)>,
+
+    /// A file of librdkafka settings, one key=value per line (# comments): the place for secrets.
+    #[arg(long, env = "LOGSPHERE_KAFKA_CONFIG_FILE", value_name = "FILE")]
+    pub kafka_config_file: Option<PathBuf>,
+}
+
+impl BrokerArgs {
+    /// Arguments for `brokers` with nothing else set (library users and tests).
+    pub fn new(brokers: &str) -> BrokerArgs {
+        BrokerArgs {
+            brokers: Some(brokers.to_string()),
+            ..BrokerArgs::default()
+        }
+    }
+
+    /// True when the user named brokers (or a config file that may name them).
+    pub fn given(&self) -> bool {
+        self.brokers.is_some()
+            || self.kafka_config_file.is_some()
+            || self.settings.iter().any(|(k, _)| k == "bootstrap.servers")
+    }
+
+    /// The client configuration: `defaults`, then the config file, the secret environment
+    /// variables and the `-X` settings on top.
+    pub fn client_config(&self, defaults: &[(&str, &str)]) -> Result<ClientConfig> {
+        let mut config = ClientConfig::new();
+        for (key, value) in defaults {
+            config.set(*key, *value);
+        }
+        if let Some(brokers) = &self.brokers {
+            config.set("bootstrap.servers", brokers);
+        }
+        if let Some(path) = &self.kafka_config_file {
+            for (key, value) in read_config_file(path)? {
+                config.set(key, value);
+            }
+        }
+        for (var, key) in SECRET_ENV {
+            if let Ok(value) = std::env::var(var) {
+                config.set(key, value);
+            }
+        }
+        for (key, value) in &self.settings {
+            config.set(key, value);
+        }
+        if config.get("bootstrap.servers").is_none() {
+            bail!("no Kafka brokers given: pass --brokers HOST:PORT or set LOGSPHERE_BROKERS");
+        }
+        // librdkafka's own log lines go through the `log` facade to our stderr logger.
+        config.set_log_level(rdkafka::config::RDKafkaLogLevel::Warning);
+        Ok(config)
+    }
+}
+
+/// Parses one `key=value` setting.
+fn parse_setting(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("expected KEY=VALUE, got {arg:?}")),
+    }
+}
+
+/// Reads `key=value` lines; blank lines and lines starting with `#` are skipped.
+fn read_config_file(path: &Path) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the Kafka config file {}", path.display()))?;
+    let mut settings = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = parse_setting(line)
+            .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), n + 1))?;
+        settings.push((key, value.trim().to_string()));
+    }
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_layers_win_and_files_carry_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kafka.conf");
+        std::fs::write(
+            &file,
+            "# secrets\nsasl.password=s3cret\n\nlinger.ms=7\nacks = 1\n",
+        )
+        .unwrap();
+        let args = BrokerArgs {
+            brokers: Some("b:9092".into()),
+            settings: vec![("linger.ms".into(), "9".into())],
+            kafka_config_file: Some(file),
+        };
+        let config = args
+            .client_config(&[("linger.ms", "5"), ("acks", "all")])
+            .unwrap();
+        assert_eq!(config.get("bootstrap.servers"), Some("b:9092"));
+        assert_eq!(config.get("sasl.password"), Some("s3cret"));
+        assert_eq!(config.get("linger.ms"), Some("9"));
+        assert_eq!(config.get("acks"), Some("1"));
+    }
+
+    #[test]
+    fn settings_must_be_key_value() {
+        assert!(parse_setting("acks=all").is_ok());
+        assert_eq!(parse_setting("a=b=c").unwrap().1, "b=c");
+        assert!(parse_setting("acks").is_err());
+        assert!(parse_setting("=x").is_err());
+        assert!(BrokerArgs::default().client_config(&[]).is_err());
+    }
+}

@@ -1,0 +1,60 @@
+//! The committed man pages and shell completions match what the tools generate from their clap
+//! definitions; `scripts/gen-docs` regenerates them.
+
+use std::path::Path;
+use std::process::Command;
+
+/// The tools, as `scripts/gen-docs` reads them from this line.
+pub const TOOLS: [&str; 1] = ["ls-recover"];
+
+fn binary(tool: &str) -> &'static str {
+    match tool {
+        "ls-recover" => env!("CARGO_BIN_EXE_ls-recover"),
+        other => panic!("unknown tool {other}"),
+    }
+}
+
+fn generated(tool: &str, kind: &str) -> String {
+    let output = Command::new(binary(tool))
+        .args(["--generate", kind])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{tool} --generate {kind} failed");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn committed_man_pages_and_completions_are_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for tool in TOOLS {
+        for (kind, path) in [
+            ("man", format!("man/{tool}.1")),
+            ("complete-bash", format!("completions/bash/{tool}")),
+            ("complete-zsh", format!("completions/zsh/_{tool}")),
+            ("complete-fish", format!("completions/fish/{tool}.fish")),
+        ] {
+            let committed = std::fs::read_to_string(root.join(&path))
+                .unwrap_or_else(|e| panic!("{path}: {e}; run scripts/gen-docs"));
+            assert!(
+                committed == generated(tool, kind),
+                "{path} is stale: run scripts/gen-docs and commit the result"
+            );
+        }
+    }
+}
+
+#[test]
+fn completions_are_valid_shell() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (shell, dir) in [("bash", "bash"), ("zsh", "zsh"), ("fish", "fish")] {
+        if Command::new(shell).arg("--version").output().is_err() {
+            eprintln!("{shell} is not installed: its syntax check is skipped");
+            continue;
+        }
+        for entry in std::fs::read_dir(root.join("completions").join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let status = Command::new(shell).arg("-n").arg(&path).status().unwrap();
+            assert!(status.success(), "{shell} -n {} failed", path.display());
+        }
+    }
+}
