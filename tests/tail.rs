@@ -290,7 +290,11 @@ fn restarts_resume_at_the_exact_line_and_replacement_while_stopped_is_detected()
     assert_eq!(once(&args).0.len(), 0);
 
     // Truncated and rewritten with the same first line but other content, longer than before.
-    let old_ids: HashSet<Value> = first.iter().chain(&second).map(|r| r["id"].clone()).collect();
+    let old_ids: HashSet<Value> = first
+        .iter()
+        .chain(&second)
+        .map(|r| r["id"].clone())
+        .collect();
     let mut replaced = lines("x", 0..1);
     replaced.extend(lines("y", 0..30));
     fs::remove_file(&log).unwrap();
@@ -425,7 +429,10 @@ fn once_prints_a_summary_and_categories_follow_the_rules() {
     ]);
     assert_eq!(out.len(), 5);
     for r in &out {
-        let access = r["origin"]["file"].as_str().unwrap().ends_with("access.log");
+        let access = r["origin"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("access.log");
         assert_eq!(r["category"], if access { "access" } else { "activity" });
         assert_eq!(r["source"], "web-1");
     }
@@ -516,10 +523,7 @@ fn kill_9_at_random_points_during_rotation_loses_and_invents_nothing() {
     let mut all = Vec::new();
     for round in 0..25 {
         let out = dir.path().join(format!("out.{round}"));
-        let tail = Tail::start(
-            &[s(&logs), "--lsn-dir", s(&lsn)],
-            &out,
-        );
+        let tail = Tail::start(&[s(&logs), "--lsn-dir", s(&lsn)], &out);
         for _ in 0..rng.below(4) + 1 {
             write(rng.below(3000) + 1, &mut expected);
             std::thread::sleep(Duration::from_millis(rng.below(60) as u64));
