@@ -121,10 +121,14 @@ mod tests {
     #[test]
     fn first_matching_rule_wins() {
         let rules = CategoryRules {
-            rules: ["error:level>=ERROR", "access:file=*access*", "warn:level=WARN"]
-                .iter()
-                .map(|r| r.parse().unwrap())
-                .collect(),
+            rules: [
+                "error:level>=ERROR",
+                "access:file=*access*",
+                "warn:level=WARN",
+            ]
+            .iter()
+            .map(|r| r.parse().unwrap())
+            .collect(),
             default: Category::default_category(),
         };
         let app = rules.for_file(Path::new("/var/log/app.log"));

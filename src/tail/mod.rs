@@ -124,9 +124,12 @@ pub fn run<W: Write>(config: TailConfig, out: W, shutdown: &Shutdown) -> Result<
 }
 
 /// Bytes read from one file before the others get their turn.
-const ROUND_BUDGET: u64 = 8 << 20;
+const TURN_BUDGET: u64 = 256 << 10;
+/// Bytes read after which the output is flushed and positions committed, also within a round:
+/// this bounds what a crash makes the next run send again.
+const COMMIT_BYTES: u64 = 256 << 10;
 /// The read buffer, shared by all files.
-const READ_SIZE: usize = 1 << 20;
+const READ_SIZE: usize = 256 << 10;
 /// The longest wait for events, so that a stop request and timeouts are seen promptly.
 const MAX_WAIT: Duration = Duration::from_millis(250);
 
@@ -244,12 +247,18 @@ struct Tailer<W: Write> {
     rescan: bool,
     last_housekeeping: Instant,
     summary: Summary,
+    /// `summary.bytes` at the last commit.
+    committed_bytes: u64,
     started: Instant,
 }
 
 impl<W: Write> Tailer<W> {
     fn new(config: TailConfig, out: W) -> Result<Tailer<W>> {
-        let roots = Roots::new(&config.paths, config.include.clone(), config.exclude.clone())?;
+        let roots = Roots::new(
+            &config.paths,
+            config.include.clone(),
+            config.exclude.clone(),
+        )?;
         let checkpoints = Checkpoints::open(config.lsn_dir.as_deref(), config.commit)?;
         let parser = Parser::new(config.parser.clone())?;
         let watcher = Watcher::new(&roots, config.poll || config.once);
@@ -289,6 +298,7 @@ impl<W: Write> Tailer<W> {
             rescan: false,
             last_housekeeping: Instant::now(),
             summary: Summary::default(),
+            committed_bytes: 0,
             started: Instant::now(),
             config,
         })
@@ -311,6 +321,9 @@ impl<W: Write> Tailer<W> {
             for i in 0..self.files.len() {
                 if self.files[i].as_ref().is_some_and(|t| t.dirty) {
                     busy |= self.read(i)?;
+                    if self.summary.bytes - self.committed_bytes >= COMMIT_BYTES {
+                        self.commit()?;
+                    }
                 }
                 if shutdown.requested() {
                     break;
@@ -334,6 +347,7 @@ impl<W: Write> Tailer<W> {
 
     /// Flushes the output, then commits the positions of what it holds.
     fn commit(&mut self) -> Result<()> {
+        self.committed_bytes = self.summary.bytes;
         if let Some(e) = self.emitter.error.take() {
             return Err(e).context("cannot write records to the output");
         }
@@ -347,7 +361,11 @@ impl<W: Write> Tailer<W> {
     fn apply(&mut self, changes: &mut Changes) {
         self.rescan |= std::mem::take(&mut changes.rescan);
         for path in changes.modified.drain() {
-            match self.by_path.get(&path).or_else(|| self.by_target.get(&path)) {
+            match self
+                .by_path
+                .get(&path)
+                .or_else(|| self.by_target.get(&path))
+            {
                 Some(&i) => {
                     if let Some(t) = self.files[i].as_mut() {
                         t.dirty = true;
@@ -578,7 +596,7 @@ impl<W: Write> Tailer<W> {
         };
         let outcome = follow
             .reader
-            .read(handle, buf, ROUND_BUDGET, &mut on_line)
+            .read(handle, buf, TURN_BUDGET, &mut on_line)
             .with_context(|| format!("cannot read {}", t.name))?;
         summary.bytes += outcome.bytes;
         summary.lines += outcome.lines;
@@ -610,14 +628,15 @@ impl<W: Write> Tailer<W> {
         let followed = |fid: &str| by_fid.get(fid).is_some_and(|&j| j != i);
         let t = self.files[i].as_ref().expect("file exists");
         let handle = t.handle.as_ref().expect("opened by the caller");
-        let resolution = self
-            .checkpoints
-            .resolve(handle, &t.name, head, followed)?;
+        let resolution = self.checkpoints.resolve(handle, &t.name, head, followed)?;
         let max_line = self.config.max_line;
         let stored_here = !self.checkpoints.stored_at(&t.name).is_empty();
         let (fid, reader) = match resolution {
             Resolution::CopyOf(of) => {
-                log::info!("{}: a copy of content already read ({of}); not read again", t.name);
+                log::info!(
+                    "{}: a copy of content already read ({of}); not read again",
+                    t.name
+                );
                 self.summary.copies_skipped += 1;
                 let t = self.files[i].as_mut().expect("file exists");
                 t.state = State::Copy;
@@ -693,9 +712,9 @@ impl<W: Write> Tailer<W> {
         let emitter = &mut self.emitter;
         emitter.begin(&t.name, &follow.fid);
         let categories = &t.categories;
-        follow.joiner.flush(&mut |e: &Event| {
-            emitter.emit(&e.text, e.lsn, e.end, e.crc, categories)
-        });
+        follow
+            .joiner
+            .flush(&mut |e: &Event| emitter.emit(&e.text, e.lsn, e.end, e.crc, categories));
         if let Some((lsn, end, crc)) = emitter.last {
             self.checkpoints
                 .emitted(&follow.fid, &t.name, lsn, end, crc);
@@ -710,16 +729,15 @@ impl<W: Write> Tailer<W> {
             let Some(t) = self.files[i].as_mut() else {
                 continue;
             };
-            if let (State::Follow(follow), Some(multiline)) =
-                (&mut t.state, &self.config.multiline)
+            if let (State::Follow(follow), Some(multiline)) = (&mut t.state, &self.config.multiline)
                 && follow.joiner.due(multiline, now)
             {
                 let emitter = &mut self.emitter;
                 emitter.begin(&t.name, &follow.fid);
                 let categories = &t.categories;
-                follow.joiner.flush(&mut |e: &Event| {
-                    emitter.emit(&e.text, e.lsn, e.end, e.crc, categories)
-                });
+                follow
+                    .joiner
+                    .flush(&mut |e: &Event| emitter.emit(&e.text, e.lsn, e.end, e.crc, categories));
                 if let Some((lsn, end, crc)) = emitter.last {
                     self.checkpoints
                         .emitted(&follow.fid, &t.name, lsn, end, crc);
@@ -763,9 +781,9 @@ impl<W: Write> Tailer<W> {
                 .reader
                 .finish(handle, buf, &mut on_line)
                 .with_context(|| format!("cannot read {}", t.name))?;
-            follow.joiner.flush(&mut |e: &Event| {
-                emitter.emit(&e.text, e.lsn, e.end, e.crc, categories)
-            });
+            follow
+                .joiner
+                .flush(&mut |e: &Event| emitter.emit(&e.text, e.lsn, e.end, e.crc, categories));
             summary.bytes += outcome.bytes;
             summary.lines += outcome.lines;
             if let Some((lsn, end, crc)) = emitter.last {
@@ -804,13 +822,19 @@ impl<W: Write> Tailer<W> {
         self.free.push(i);
     }
 
-    /// At the end: emits pending multi-line events, drains files rotated away, commits.
+    /// At the end: emits pending multi-line events, drains files rotated away or deleted, commits.
     fn finish(mut self) -> Result<Summary> {
         for i in 0..self.files.len() {
             let Some(t) = self.files[i].as_mut() else {
                 continue;
             };
-            if !t.reachable {
+            // A deleted file still open can be read by nobody after this process: drain it.
+            let deleted = t
+                .handle
+                .as_ref()
+                .and_then(|h| h.metadata().ok())
+                .is_some_and(|m| m.nlink() == 0);
+            if !t.reachable || deleted {
                 self.drain(i)?;
                 continue;
             }
@@ -837,4 +861,3 @@ pub fn host_name() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".to_string())
 }
-

@@ -221,7 +221,10 @@ mod tests {
     use crate::tail::fingerprint::verify;
     use std::io::Write;
 
-    fn lines_of(content: &[u8], buf_size: usize) -> (Vec<(Vec<u8>, u64, u64, u32)>, LineReader) {
+    /// (bytes, lsn, end, crc) of each line read.
+    type Read = Vec<(Vec<u8>, u64, u64, u32)>;
+
+    fn lines_of(content: &[u8], buf_size: usize) -> (Read, LineReader) {
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(content).unwrap();
         let mut reader = LineReader::new(0, 0, None, 1 << 20);

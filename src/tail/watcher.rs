@@ -49,9 +49,7 @@ impl Roots {
             };
             if is_pattern(&text) {
                 if is_pattern(&parent.to_string_lossy()) {
-                    bail!(
-                        "{text}: only the file name part of a path may have wildcards (* ? [)"
-                    );
+                    bail!("{text}: only the file name part of a path may have wildcards (* ? [)");
                 }
                 let name = path.file_name().unwrap_or_default().to_string_lossy();
                 roots.push(Root::Glob {
@@ -156,7 +154,10 @@ pub struct Changes {
 
 /// Change notifications for the roots' directories; `None` inside means polling.
 pub struct Watcher {
-    events: Option<(notify::RecommendedWatcher, Receiver<notify::Result<notify::Event>>)>,
+    events: Option<(
+        notify::RecommendedWatcher,
+        Receiver<notify::Result<notify::Event>>,
+    )>,
 }
 
 impl Watcher {
