@@ -331,7 +331,7 @@ impl Shipper {
                 // Refused by a failed producer, not for itself: re-sent after the restart.
                 let delivery = Delivery {
                     slot,
-                    failed: Some((error, failed)),
+                    failed: Some((error, *failed)),
                 };
                 self.context
                     .deliveries
@@ -340,7 +340,7 @@ impl Shipper {
                     .push(delivery);
                 Ok(())
             }
-            Err((error, failed)) => self.refused(slot, error, failed),
+            Err((error, failed)) => self.refused(slot, error, *failed),
         }
     }
 
@@ -373,7 +373,7 @@ impl Shipper {
                         record = record.headers(headers);
                     }
                     if let Err((error, failed)) = produce(&self.producer, record) {
-                        self.refused(delivery.slot, error, failed)?;
+                        self.refused(delivery.slot, error, *failed)?;
                     }
                 }
             }
@@ -454,7 +454,7 @@ impl Shipper {
             return Ok(());
         };
         self.report.dead_lettered += 1;
-        if self.report.dead_lettered <= 10 || self.report.dead_lettered % 1000 == 0 {
+        if self.report.dead_lettered <= 10 || self.report.dead_lettered.is_multiple_of(1000) {
             log::error!(
                 "a record for topic {topic} cannot be delivered: {error}; written to the dead-letter file ({} so far)",
                 self.report.dead_lettered
@@ -505,7 +505,7 @@ fn create_producer(
 fn produce(
     producer: &BaseProducer<ShipContext>,
     mut record: BaseRecord<'_, [u8], [u8], usize>,
-) -> Result<(), (KafkaError, FailedMessage)> {
+) -> Result<(), (KafkaError, Box<FailedMessage>)> {
     loop {
         match producer.send(record) {
             Ok(()) => return Ok(()),
@@ -520,7 +520,7 @@ fn produce(
                     headers: back.headers,
                     payload: back.payload.unwrap_or_default().to_vec(),
                 };
-                return Err((error, message));
+                return Err((error, Box::new(message)));
             }
         }
     }
