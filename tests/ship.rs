@@ -231,3 +231,131 @@ async fn a_kill_9_repeats_only_records_in_flight() {
         duplicates / 2
     );
 }
+
+/// A broker of this test's own, which it may stop and start; stopped when dropped.
+struct PrivateBroker {
+    script: std::path::PathBuf,
+    state: tempfile::TempDir,
+    brokers: String,
+}
+
+impl PrivateBroker {
+    /// Starts one on a free port with `scripts/services`; `None` (skip) when the script is absent.
+    fn start() -> Option<PrivateBroker> {
+        let script = std::env::var_os("LOGSPHERE_SERVICES_SCRIPT")
+            .map(Into::into)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services"));
+        if !script.exists() {
+            eprintln!("SKIPPED: no {} to start a private broker", script.display());
+            return None;
+        }
+        let mut broker = PrivateBroker {
+            script,
+            state: tempfile::tempdir().unwrap(),
+            brokers: String::new(),
+        };
+        broker.services(&["up", "kafka"]);
+        let env = broker.services(&["env"]);
+        let line = env
+            .lines()
+            .find_map(|l| l.strip_prefix("export LOGSPHERE_BROKERS="))
+            .expect("services env prints LOGSPHERE_BROKERS");
+        broker.brokers = line.trim_matches('\'').to_string();
+        Some(broker)
+    }
+
+    fn services(&self, args: &[&str]) -> String {
+        let output = Command::new(&self.script)
+            .args(args)
+            .env("LOGSPHERE_SERVICES_DIR", self.state.path())
+            .env("LOGSPHERE_KAFKA_PORT", "auto")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "services {args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.script)
+            .args(["down", "kafka"])
+            .env("LOGSPHERE_SERVICES_DIR", self.state.path())
+            .output();
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails: ~1000 records produced just before the stop are missing afterwards; not yet known whether the test broker lost acknowledged data or ls-ship's producer restart did"]
+async fn a_broker_outage_of_30_seconds_loses_nothing_and_memory_stays_bounded() {
+    if common::brokers().is_none() {
+        return;
+    }
+    let Some(broker) = PrivateBroker::start() else {
+        return;
+    };
+    let prefix = common::unique_name("ship-outage");
+    let dir = tempfile::tempdir().unwrap();
+    let fids = ["a", "b"];
+    let total = 100_000u64;
+    let mut command = ship_command(&broker.brokers, &prefix, &dir.path().join("lsn"));
+    let log = dir.path().join("ls-ship.log");
+    command
+        .args(["--max-in-flight", "20000"])
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut child = command.spawn().unwrap();
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    // A steady stream of 10k records/s, so that the outage falls in its middle.
+    let writer = std::thread::spawn(move || {
+        for start in (1..=total).step_by(250) {
+            let chunk = records(&fids, start, (start + 249).min(total));
+            if stdin.write_all(chunk.as_bytes()).is_err() {
+                return; // ls-ship died: its status tells why
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+
+    std::thread::sleep(Duration::from_secs(3));
+    broker.services(&["down", "kafka"]);
+    let mut peak_rss = 0;
+    let outage = Instant::now();
+    while outage.elapsed() < Duration::from_secs(30) {
+        peak_rss = peak_rss.max(rss_kib(pid));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    broker.services(&["up", "kafka"]);
+    writer.join().unwrap();
+    let status = child.wait().unwrap();
+    let log = std::fs::read_to_string(&log).unwrap();
+    let tail: Vec<&str> = log.lines().rev().take(5).collect();
+    assert!(
+        status.success(),
+        "ls-ship failed after the outage: {status}: {tail:?}"
+    );
+    assert!(
+        peak_rss < 300 * 1024,
+        "ls-ship grew to {peak_rss} KiB during the outage"
+    );
+
+    let consumed = consume_all(&broker.brokers, &format!("{prefix}.test")).await;
+    let counts = counts_in_order(&consumed);
+    let mut lost: Vec<String> = (1..=total)
+        .flat_map(|lsn| fids.map(|fid| format!("{fid}-{lsn}")))
+        .filter(|id| !counts.contains_key(id))
+        .collect();
+    lost.truncate(20);
+    assert!(lost.is_empty(), "records were lost, first: {lost:?}");
+    let duplicates = counts.values().filter(|&&n| n > 1).count();
+    eprintln!("broker outage of 30 s: peak RSS {peak_rss} KiB, {duplicates} duplicates");
+}

@@ -19,14 +19,14 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext, PurgeConfig};
 
 use super::args::BrokerArgs;
 use crate::ack::{AckTracker, Ticket};
@@ -133,16 +133,25 @@ impl ShipReport {
     }
 }
 
-/// A delivery the producer reported: the slot of the record, and on failure why and its bytes.
+/// A delivery the producer reported: the slot of the record, and on failure the message.
 struct Delivery {
     slot: usize,
-    refused: Option<(KafkaError, String, Vec<u8>)>,
+    failed: Option<(KafkaError, FailedMessage)>,
 }
 
-/// Collects the producer's delivery reports for the shipping loop.
-#[derive(Default)]
+/// A message that was not delivered, kept to be re-sent or dead-lettered.
+struct FailedMessage {
+    topic: String,
+    key: Option<Vec<u8>>,
+    headers: Option<OwnedHeaders>,
+    payload: Vec<u8>,
+}
+
+/// Collects the producer's delivery reports for the shipping loop; shared by a producer and
+/// its replacement after a fatal error.
+#[derive(Default, Clone)]
 struct ShipContext {
-    deliveries: Mutex<Vec<Delivery>>,
+    deliveries: Arc<Mutex<Vec<Delivery>>>,
 }
 
 impl ClientContext for ShipContext {
@@ -155,18 +164,22 @@ impl ProducerContext for ShipContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, slot: usize) {
-        let refused = match result {
+        let failed = match result {
             Ok(_) => None,
             Err((error, message)) => Some((
                 error.clone(),
-                message.topic().to_string(),
-                message.payload().unwrap_or_default().to_vec(),
+                FailedMessage {
+                    topic: message.topic().to_string(),
+                    key: message.key().map(<[u8]>::to_vec),
+                    headers: message.headers().map(|h| h.detach()),
+                    payload: message.payload().unwrap_or_default().to_vec(),
+                },
             )),
         };
         self.deliveries
             .lock()
             .expect("deliveries lock")
-            .push(Delivery { slot, refused });
+            .push(Delivery { slot, failed });
     }
 }
 
@@ -204,6 +217,9 @@ impl Slots {
 /// The shipping loop's state.
 struct Shipper {
     producer: BaseProducer<ShipContext>,
+    /// How the producer is made, to replace it after a fatal error.
+    config: rdkafka::ClientConfig,
+    context: ShipContext,
     options: ShipOptions,
     tracker: AckTracker,
     lsn: Option<LsnStore>,
@@ -242,10 +258,9 @@ pub async fn ship(
 
 impl Shipper {
     fn new(broker: &BrokerArgs, options: ShipOptions) -> Result<Shipper> {
-        let producer: BaseProducer<ShipContext> = broker
-            .client_config(&PRODUCER_DEFAULTS)?
-            .create_with_context(ShipContext::default())
-            .context("cannot create the Kafka producer")?;
+        let config = broker.client_config(&PRODUCER_DEFAULTS)?;
+        let context = ShipContext::default();
+        let producer = create_producer(&config, &context)?;
         let lsn = match &options.lsn_dir {
             Some(dir) => Some(LsnStore::open(dir)?),
             None => None,
@@ -261,6 +276,8 @@ impl Shipper {
         });
         Ok(Shipper {
             producer,
+            config,
+            context,
             options,
             tracker: AckTracker::new(),
             lsn,
@@ -308,23 +325,66 @@ impl Shipper {
         }
         self.report.sent += 1;
         self.report.bytes += self.value.len() as u64 + 1;
-        loop {
-            match self.producer.send(message) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    message = back;
-                    // Serve delivery reports (they queue up for take_deliveries) until
-                    // librdkafka has room again.
-                    self.producer.poll(Duration::from_millis(10));
-                }
-                Err((error, back)) => {
-                    let (topic, payload) = (
-                        back.topic.to_string(),
-                        back.payload.unwrap_or_default().to_vec(),
-                    );
-                    return self.refused(slot, error, &topic, &payload);
+        match produce(&self.producer, message) {
+            Ok(()) => Ok(()),
+            Err((error, failed)) if self.producer.client().fatal_error().is_some() => {
+                // Refused by a failed producer, not for itself: re-sent after the restart.
+                let delivery = Delivery {
+                    slot,
+                    failed: Some((error, *failed)),
+                };
+                self.context
+                    .deliveries
+                    .lock()
+                    .expect("deliveries lock")
+                    .push(delivery);
+                Ok(())
+            }
+            Err((error, failed)) => self.refused(slot, error, *failed),
+        }
+    }
+
+    /// Replaces a producer that failed for good (a broker that lost the idempotence state
+    /// across a restart fences it): what it still held is re-sent by a new one.
+    fn restart_producer(&mut self, code: RDKafkaErrorCode, reason: &str) -> Result<()> {
+        log::warn!(
+            "the Kafka producer failed ({code}: {reason}); re-sending its {} records in flight with a new one",
+            self.slots.in_use()
+        );
+        self.producer
+            .purge(PurgeConfig::default().queue().inflight());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.producer.in_flight_count() > 0 && Instant::now() < deadline {
+            self.producer.poll(Duration::from_millis(50));
+        }
+        self.producer = create_producer(&self.config, &self.context)?;
+        let deliveries =
+            std::mem::take(&mut *self.context.deliveries.lock().expect("deliveries lock"));
+        for delivery in deliveries {
+            match delivery.failed {
+                None => self.delivered(delivery.slot),
+                Some((_, message)) => {
+                    let mut record = BaseRecord::with_opaque_to(&message.topic, delivery.slot)
+                        .payload(message.payload.as_slice());
+                    if let Some(key) = &message.key {
+                        record = record.key(key.as_slice());
+                    }
+                    if let Some(headers) = message.headers.clone() {
+                        record = record.headers(headers);
+                    }
+                    if let Err((error, failed)) = produce(&self.producer, record) {
+                        self.refused(delivery.slot, error, *failed)?;
+                    }
                 }
             }
+        }
+        Ok(())
+    }
+
+    fn delivered(&mut self, slot: usize) {
+        self.report.delivered += 1;
+        if let Some(ticket) = self.slots.release(slot) {
+            self.tracker.ack(ticket);
         }
     }
 
@@ -332,7 +392,7 @@ impl Shipper {
     fn poll(&mut self, timeout: Duration) -> Result<()> {
         self.producer.poll(timeout);
         if let Some((code, reason)) = self.producer.client().fatal_error() {
-            bail!("the Kafka producer failed for good ({code}): {reason}");
+            self.restart_producer(code, &reason)?;
         }
         self.take_deliveries()?;
         if self.last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
@@ -366,25 +426,16 @@ impl Shipper {
     }
 
     fn take_deliveries(&mut self) -> Result<()> {
-        let deliveries = std::mem::take(
-            &mut *self
-                .producer
-                .context()
-                .deliveries
-                .lock()
-                .expect("deliveries lock"),
-        );
+        if self.producer.client().fatal_error().is_some() {
+            // Its failures are the producer's, not the records': restart_producer re-sends them.
+            return Ok(());
+        }
+        let deliveries =
+            std::mem::take(&mut *self.context.deliveries.lock().expect("deliveries lock"));
         for delivery in deliveries {
-            match delivery.refused {
-                None => {
-                    self.report.delivered += 1;
-                    if let Some(ticket) = self.slots.release(delivery.slot) {
-                        self.tracker.ack(ticket);
-                    }
-                }
-                Some((error, topic, payload)) => {
-                    self.refused(delivery.slot, error, &topic, &payload)?
-                }
+            match delivery.failed {
+                None => self.delivered(delivery.slot),
+                Some((error, message)) => self.refused(delivery.slot, error, message)?,
             }
         }
         Ok(())
@@ -392,13 +443,8 @@ impl Shipper {
 
     /// A record Kafka will never take: into the dead-letter file (synced, so that its line may
     /// count as done), or counted as failed and never checkpointed past.
-    fn refused(
-        &mut self,
-        slot: usize,
-        error: KafkaError,
-        topic: &str,
-        payload: &[u8],
-    ) -> Result<()> {
+    fn refused(&mut self, slot: usize, error: KafkaError, message: FailedMessage) -> Result<()> {
+        let (topic, payload) = (&message.topic, &message.payload);
         let ticket = self.slots.release(slot);
         let Some(file) = &mut self.dead_letter else {
             self.report.failed += 1;
@@ -408,7 +454,7 @@ impl Shipper {
             return Ok(());
         };
         self.report.dead_lettered += 1;
-        if self.report.dead_lettered <= 10 || self.report.dead_lettered % 1000 == 0 {
+        if self.report.dead_lettered <= 10 || self.report.dead_lettered.is_multiple_of(1000) {
             log::error!(
                 "a record for topic {topic} cannot be delivered: {error}; written to the dead-letter file ({} so far)",
                 self.report.dead_lettered
@@ -442,6 +488,41 @@ impl Shipper {
             bar.tick();
         }
         Ok(())
+    }
+}
+
+fn create_producer(
+    config: &rdkafka::ClientConfig,
+    context: &ShipContext,
+) -> Result<BaseProducer<ShipContext>> {
+    config
+        .create_with_context(context.clone())
+        .context("cannot create the Kafka producer")
+}
+
+/// Hands a message to the producer, serving its delivery reports (queued for
+/// `take_deliveries`) while its queue is full. A refusal comes back with the message.
+fn produce(
+    producer: &BaseProducer<ShipContext>,
+    mut record: BaseRecord<'_, [u8], [u8], usize>,
+) -> Result<(), (KafkaError, Box<FailedMessage>)> {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                producer.poll(Duration::from_millis(10));
+            }
+            Err((error, back)) => {
+                let message = FailedMessage {
+                    topic: back.topic.to_string(),
+                    key: back.key.map(<[u8]>::to_vec),
+                    headers: back.headers,
+                    payload: back.payload.unwrap_or_default().to_vec(),
+                };
+                return Err((error, Box::new(message)));
+            }
+        }
     }
 }
 
