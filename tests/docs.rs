@@ -4,11 +4,23 @@
 use std::path::Path;
 use std::process::Command;
 
-/// The tools, as `scripts/gen-docs` reads them from this line.
-pub const TOOLS: [&str; 1] = ["ls-recover"];
+/// The tools: every `src/bin/ls-*.rs` (checked below), as `scripts/gen-docs` finds them.
+pub const TOOLS: [&str; 6] = [
+    "ls-tail",
+    "ls-ship",
+    "ls-store",
+    "ls-watch",
+    "ls-roll",
+    "ls-recover",
+];
 
 fn binary(tool: &str) -> &'static str {
     match tool {
+        "ls-tail" => env!("CARGO_BIN_EXE_ls-tail"),
+        "ls-ship" => env!("CARGO_BIN_EXE_ls-ship"),
+        "ls-store" => env!("CARGO_BIN_EXE_ls-store"),
+        "ls-watch" => env!("CARGO_BIN_EXE_ls-watch"),
+        "ls-roll" => env!("CARGO_BIN_EXE_ls-roll"),
         "ls-recover" => env!("CARGO_BIN_EXE_ls-recover"),
         other => panic!("unknown tool {other}"),
     }
@@ -41,6 +53,25 @@ fn committed_man_pages_and_completions_are_current() {
             );
         }
     }
+}
+
+#[test]
+fn every_tool_is_checked() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut bins: Vec<String> = std::fs::read_dir(root.join("src/bin"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
+        .collect();
+    bins.sort();
+    let mut tools: Vec<String> = TOOLS.iter().map(|t| t.to_string()).collect();
+    tools.sort();
+    assert_eq!(bins, tools, "a tool in src/bin is missing from TOOLS");
 }
 
 #[test]

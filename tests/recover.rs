@@ -32,7 +32,9 @@ fn stdout(output: &Output) -> String {
 }
 
 fn records(text: &str) -> Vec<Value> {
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// A record stream of `n` records over two categories and two days.
@@ -64,22 +66,56 @@ fn lsn_show_and_verify_a_store_written_by_ls_tail() {
     let logs = dir.path().join("logs");
     let lsn = dir.path().join("lsn");
     fs::create_dir(&logs).unwrap();
-    fs::write(logs.join("a.log"), "2026-11-22 10:00:00,000 INFO one\n2026-11-22 10:00:01,000 ERROR two\n").unwrap();
+    fs::write(
+        logs.join("a.log"),
+        "2026-11-22 10:00:00,000 INFO one\n2026-11-22 10:00:01,000 ERROR two\n",
+    )
+    .unwrap();
     fs::write(logs.join("b.log"), "2026-11-22 10:00:00,000 INFO b1\n").unwrap();
-    let tail = run(LS_TAIL, &["--once", "--from-start", "--lsn-dir", lsn.to_str().unwrap(), logs.to_str().unwrap()], b"");
-    assert!(tail.status.success(), "{}", String::from_utf8_lossy(&tail.stderr));
+    let tail = run(
+        LS_TAIL,
+        &[
+            "--once",
+            "--from-start",
+            "--lsn-dir",
+            lsn.to_str().unwrap(),
+            logs.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        tail.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tail.stderr)
+    );
     assert_eq!(stdout(&tail).lines().count(), 3);
 
-    let show = run(LS_RECOVER, &["lsn", "show", "--json", "--lsn-dir", lsn.to_str().unwrap()], b"");
+    let show = run(
+        LS_RECOVER,
+        &["lsn", "show", "--json", "--lsn-dir", lsn.to_str().unwrap()],
+        b"",
+    );
     assert!(show.status.success());
     let positions = records(&stdout(&show));
     assert_eq!(positions.len(), 2);
-    let lsns: Vec<u64> = positions.iter().map(|p| p["lsn"].as_u64().unwrap()).collect();
+    let lsns: Vec<u64> = positions
+        .iter()
+        .map(|p| p["lsn"].as_u64().unwrap())
+        .collect();
     assert_eq!(lsns, [2, 1]);
 
-    let verify = run(LS_RECOVER, &["lsn", "verify", "--lsn-dir", lsn.to_str().unwrap()], b"");
+    let verify = run(
+        LS_RECOVER,
+        &["lsn", "verify", "--lsn-dir", lsn.to_str().unwrap()],
+        b"",
+    );
     assert!(verify.status.success(), "{}", stdout(&verify));
-    assert_eq!(stdout(&verify).matches("ok ").count(), 2, "{}", stdout(&verify));
+    assert_eq!(
+        stdout(&verify).matches("ok ").count(),
+        2,
+        "{}",
+        stdout(&verify)
+    );
 
     // A truncated log file and a corrupted buffer tail.
     fs::write(logs.join("a.log"), "x\n").unwrap();
@@ -87,7 +123,17 @@ fn lsn_show_and_verify_a_store_written_by_ls_tail() {
     let mut bytes = fs::read(&buffer).unwrap();
     bytes.extend_from_slice(b"0badc0de {\"op\":\"advance\",\"seq\":99");
     fs::write(&buffer, &bytes).unwrap();
-    let verify = run(LS_RECOVER, &["lsn", "verify", "--json", "--lsn-dir", lsn.to_str().unwrap()], b"");
+    let verify = run(
+        LS_RECOVER,
+        &[
+            "lsn",
+            "verify",
+            "--json",
+            "--lsn-dir",
+            lsn.to_str().unwrap(),
+        ],
+        b"",
+    );
     assert_eq!(verify.status.code(), Some(1));
     let verdicts: Vec<String> = records(&stdout(&verify))
         .iter()
@@ -96,21 +142,72 @@ fn lsn_show_and_verify_a_store_written_by_ls_tail() {
     assert_eq!(verdicts, ["truncated", "ok"]);
 
     // Compaction drops the torn entry; set moves a position back; forget drops one.
-    let compact = run(LS_RECOVER, &["lsn", "compact", "--lsn-dir", lsn.to_str().unwrap()], b"");
-    assert!(compact.status.success(), "{}", String::from_utf8_lossy(&compact.stderr));
+    let compact = run(
+        LS_RECOVER,
+        &["lsn", "compact", "--lsn-dir", lsn.to_str().unwrap()],
+        b"",
+    );
+    assert!(
+        compact.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compact.stderr)
+    );
     let b_fid = positions[1]["fid"].as_str().unwrap();
-    let set = run(LS_RECOVER, &["lsn", "set", b_fid, "--lsn", "0", "--lsn-dir", lsn.to_str().unwrap()], b"");
-    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let set = run(
+        LS_RECOVER,
+        &[
+            "lsn",
+            "set",
+            b_fid,
+            "--lsn",
+            "0",
+            "--lsn-dir",
+            lsn.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
     let a_fid = positions[0]["fid"].as_str().unwrap();
-    let forget = run(LS_RECOVER, &["lsn", "forget", a_fid, "--lsn-dir", lsn.to_str().unwrap()], b"");
+    let forget = run(
+        LS_RECOVER,
+        &["lsn", "forget", a_fid, "--lsn-dir", lsn.to_str().unwrap()],
+        b"",
+    );
     assert!(forget.status.success());
-    let show = records(&stdout(&run(LS_RECOVER, &["lsn", "show", "--json", "--lsn-dir", lsn.to_str().unwrap()], b"")));
+    let show = records(&stdout(&run(
+        LS_RECOVER,
+        &["lsn", "show", "--json", "--lsn-dir", lsn.to_str().unwrap()],
+        b"",
+    )));
     assert_eq!(show.len(), 1);
-    assert_eq!((show[0]["fid"].as_str().unwrap(), show[0]["lsn"].as_u64().unwrap()), (b_fid, 0));
+    assert_eq!(
+        (
+            show[0]["fid"].as_str().unwrap(),
+            show[0]["lsn"].as_u64().unwrap()
+        ),
+        (b_fid, 0)
+    );
 
     // ls-tail resumes from the changed store: b.log is read again from its start.
-    let tail = run(LS_TAIL, &["--once", "--lsn-dir", lsn.to_str().unwrap(), logs.join("b.log").to_str().unwrap()], b"");
-    assert!(tail.status.success(), "{}", String::from_utf8_lossy(&tail.stderr));
+    let tail = run(
+        LS_TAIL,
+        &[
+            "--once",
+            "--lsn-dir",
+            lsn.to_str().unwrap(),
+            logs.join("b.log").to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        tail.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tail.stderr)
+    );
     assert_eq!(stdout(&tail).lines().count(), 1);
 }
 
@@ -118,13 +215,21 @@ fn lsn_show_and_verify_a_store_written_by_ls_tail() {
 fn changing_commands_refuse_while_another_writer_holds_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let _writer = logsphere::lsn::LsnStore::open(dir.path()).unwrap();
-    let out = run(LS_RECOVER, &["lsn", "compact", "--lsn-dir", dir.path().to_str().unwrap()], b"");
+    let out = run(
+        LS_RECOVER,
+        &["lsn", "compact", "--lsn-dir", dir.path().to_str().unwrap()],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("in use by another process"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     // Reading commands still work.
-    let show = run(LS_RECOVER, &["lsn", "show", "--lsn-dir", dir.path().to_str().unwrap()], b"");
+    let show = run(
+        LS_RECOVER,
+        &["lsn", "show", "--lsn-dir", dir.path().to_str().unwrap()],
+        b"",
+    );
     assert!(show.status.success());
 }
 
@@ -140,16 +245,27 @@ fn replay_round_trips_what_ls_roll_wrote() {
             args.push("--gzip");
         }
         let roll = run(LS_ROLL, &args, input.as_bytes());
-        assert!(roll.status.success(), "{}", String::from_utf8_lossy(&roll.stderr));
+        assert!(
+            roll.status.success(),
+            "{}",
+            String::from_utf8_lossy(&roll.stderr)
+        );
         let replay = run(LS_RECOVER, &["replay", out.to_str().unwrap()], b"");
-        assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+        assert!(
+            replay.status.success(),
+            "{}",
+            String::from_utf8_lossy(&replay.stderr)
+        );
         let replayed = records(&stdout(&replay));
         assert_eq!(replayed.len(), 300);
         assert_eq!(by_id(replayed), by_id(records(&input)), "gzip: {gzip}");
 
         // In time order within each file.
         let error_day = out.join("error");
-        let files: Vec<_> = fs::read_dir(&error_day).unwrap().map(|e| e.unwrap().path()).collect();
+        let files: Vec<_> = fs::read_dir(&error_day)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         assert!(files.len() > 1, "the size trigger rolled files");
         for file in files {
             let replay = run(LS_RECOVER, &["replay", file.to_str().unwrap()], b"");
@@ -164,8 +280,25 @@ fn replay_round_trips_what_ls_roll_wrote() {
     // Filters and a wildcard source.
     let plain = archive.join("plain");
     let pattern = format!("{}/error/2026-11-2*", plain.display());
-    let replay = run(LS_RECOVER, &["replay", &pattern, "--level", "ERROR", "--source", "web-0", "--grep", "event [0-9]*0$"], b"");
-    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let replay = run(
+        LS_RECOVER,
+        &[
+            "replay",
+            &pattern,
+            "--level",
+            "ERROR",
+            "--source",
+            "web-0",
+            "--grep",
+            "event [0-9]*0$",
+        ],
+        b"",
+    );
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
     let got: Vec<String> = records(&stdout(&replay))
         .iter()
         .map(|r| r["message"].as_str().unwrap().to_string())
@@ -180,7 +313,11 @@ fn replay_round_trips_what_ls_roll_wrote() {
     expected_sorted.sort();
     assert_eq!(got_sorted, expected_sorted);
 
-    let missing = run(LS_RECOVER, &["replay", dir.path().join("nope").to_str().unwrap()], b"");
+    let missing = run(
+        LS_RECOVER,
+        &["replay", dir.path().join("nope").to_str().unwrap()],
+        b"",
+    );
     assert_eq!(missing.status.code(), Some(1));
 }
 
@@ -194,7 +331,11 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
         }
         for file in fs::read_dir(&category).unwrap() {
             let file = file.unwrap().path();
-            let rel = file.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let rel = file
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             files.insert(rel, fs::read(&file).unwrap());
         }
     }
@@ -202,8 +343,16 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn make_spool(spool: &Path) -> BTreeMap<String, Vec<u8>> {
-    let roll = run(LS_ROLL, &["--out", spool.to_str().unwrap(), "--max-size", "2KiB"], input_records(200).as_bytes());
-    assert!(roll.status.success(), "{}", String::from_utf8_lossy(&roll.stderr));
+    let roll = run(
+        LS_ROLL,
+        &["--out", spool.to_str().unwrap(), "--max-size", "2KiB"],
+        input_records(200).as_bytes(),
+    );
+    assert!(
+        roll.status.success(),
+        "{}",
+        String::from_utf8_lossy(&roll.stderr)
+    );
     let files = tree(spool);
     assert!(files.len() > 4);
     files
@@ -217,7 +366,18 @@ fn spool_import_is_verified_resumable_and_never_overwrites() {
     let spooled = make_spool(&spool);
 
     // --dry-run lists and changes nothing.
-    let dry = run(LS_RECOVER, &["spool", "--dry-run", "--spool", spool.to_str().unwrap(), "--to", archive.to_str().unwrap()], b"");
+    let dry = run(
+        LS_RECOVER,
+        &[
+            "spool",
+            "--dry-run",
+            "--spool",
+            spool.to_str().unwrap(),
+            "--to",
+            archive.to_str().unwrap(),
+        ],
+        b"",
+    );
     assert!(dry.status.success());
     assert_eq!(stdout(&dry).lines().count(), spooled.len());
     assert_eq!(tree(&spool), spooled);
@@ -231,46 +391,97 @@ fn spool_import_is_verified_resumable_and_never_overwrites() {
     fs::write(archive.join(done), &spooled[done]).unwrap();
     let (cat, name) = partial.split_once('/').unwrap();
     fs::create_dir_all(archive.join(cat)).unwrap();
-    fs::write(archive.join(cat).join(format!(".{name}")), &spooled[partial][..10]).unwrap();
+    fs::write(
+        archive.join(cat).join(format!(".{name}")),
+        &spooled[partial][..10],
+    )
+    .unwrap();
     // And a collision: the archive has other content under a spooled name.
     let collide = names.next().unwrap();
     let (cat, _) = collide.split_once('/').unwrap();
     fs::create_dir_all(archive.join(cat)).unwrap();
     fs::write(archive.join(collide), b"other content\n").unwrap();
 
-    let import = run(LS_RECOVER, &["spool", "--spool", spool.to_str().unwrap(), "--to", archive.to_str().unwrap()], b"");
-    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let import = run(
+        LS_RECOVER,
+        &[
+            "spool",
+            "--spool",
+            spool.to_str().unwrap(),
+            "--to",
+            archive.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
     assert!(tree(&spool).is_empty(), "spool emptied");
     let archived = tree(&archive);
     // Every spooled file once, byte-identical; the colliding name kept its other content.
-    let mut contents: Vec<&Vec<u8>> = archived.values().filter(|c| c.as_slice() != b"other content\n").collect();
+    let mut contents: Vec<&Vec<u8>> = archived
+        .values()
+        .filter(|c| c.as_slice() != b"other content\n")
+        .collect();
     let mut expected: Vec<&Vec<u8>> = spooled.values().collect();
     contents.sort();
     expected.sort();
     assert_eq!(contents, expected);
     assert_eq!(archived[collide], b"other content\n");
-    assert!(!archived.keys().any(|k| k.contains("/.")), "no importing copies left");
+    assert!(
+        !archived.keys().any(|k| k.contains("/.")),
+        "no importing copies left"
+    );
 
     // A second run has nothing to do.
-    let again = run(LS_RECOVER, &["spool", "--spool", spool.to_str().unwrap(), "--to", archive.to_str().unwrap()], b"");
+    let again = run(
+        LS_RECOVER,
+        &[
+            "spool",
+            "--spool",
+            spool.to_str().unwrap(),
+            "--to",
+            archive.to_str().unwrap(),
+        ],
+        b"",
+    );
     assert!(again.status.success());
     assert_eq!(tree(&archive), archived);
 }
 
 #[test]
 fn spool_import_into_hdfs_and_through_an_outage() {
-    let Some(hdfs) = common::hdfs_uri() else { return };
+    let Some(hdfs) = common::hdfs_uri() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
     let spooled = make_spool(&spool);
     let root = format!("{hdfs}/{}", common::unique_name("recover"));
 
-    let import = run(LS_RECOVER, &["spool", "--spool", spool.to_str().unwrap(), "--to", &root], b"");
-    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let import = run(
+        LS_RECOVER,
+        &["spool", "--spool", spool.to_str().unwrap(), "--to", &root],
+        b"",
+    );
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
     assert!(tree(&spool).is_empty());
     let replay = run(LS_RECOVER, &["replay", &root], b"");
-    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
-    let expected: Vec<Value> = spooled.values().flat_map(|c| records(&String::from_utf8_lossy(c))).collect();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let expected: Vec<Value> = spooled
+        .values()
+        .flat_map(|c| records(&String::from_utf8_lossy(c)))
+        .collect();
     assert_eq!(by_id(records(&stdout(&replay))), by_id(expected));
 }
 
@@ -294,7 +505,11 @@ impl PrivateHdfs {
     fn start() -> PrivateHdfs {
         let state = tempfile::tempdir().unwrap();
         let up = Self::services(state.path(), &["up", "hdfs"]);
-        assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+        assert!(
+            up.status.success(),
+            "{}",
+            String::from_utf8_lossy(&up.stderr)
+        );
         let env = String::from_utf8(Self::services(state.path(), &["env"]).stdout).unwrap();
         let uri = env
             .lines()
@@ -311,7 +526,11 @@ impl PrivateHdfs {
 
     fn restart(&self) {
         let up = Self::services(self.state.path(), &["up", "hdfs"]);
-        assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+        assert!(
+            up.status.success(),
+            "{}",
+            String::from_utf8_lossy(&up.stderr)
+        );
     }
 }
 
@@ -343,18 +562,42 @@ fn spool_import_resumes_after_hdfs_goes_down_in_the_middle() {
     hdfs.stop();
     let first = import.wait_with_output().unwrap();
     let left = tree(&spool).len();
-    assert_eq!(first.status.code(), Some(1), "{}", String::from_utf8_lossy(&first.stderr));
-    assert!(left > 0 && left < spooled.len(), "some imported, some left: {left} of {}", spooled.len());
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        left > 0 && left < spooled.len(),
+        "some imported, some left: {left} of {}",
+        spooled.len()
+    );
     assert!(String::from_utf8_lossy(&first.stderr).contains("left in the spool"));
 
     hdfs.restart();
-    let second = run(LS_RECOVER, &["spool", "--spool", spool.to_str().unwrap(), "--to", &root], b"");
-    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    let second = run(
+        LS_RECOVER,
+        &["spool", "--spool", spool.to_str().unwrap(), "--to", &root],
+        b"",
+    );
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     assert!(tree(&spool).is_empty());
     let replay = run(LS_RECOVER, &["replay", &root], b"");
-    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
     let replayed = records(&stdout(&replay));
-    let expected: Vec<Value> = spooled.values().flat_map(|c| records(&String::from_utf8_lossy(c))).collect();
+    let expected: Vec<Value> = spooled
+        .values()
+        .flat_map(|c| records(&String::from_utf8_lossy(c)))
+        .collect();
     assert_eq!(replayed.len(), expected.len(), "every record exactly once");
     assert_eq!(by_id(replayed), by_id(expected));
 }

@@ -30,8 +30,29 @@ complete -c ls-recover -n "__fish_ls_recover_needs_command" -s v -l verbose -d '
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -s q -l quiet -d 'Say only errors on stderr'
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -s V -l version -d 'Print version'
+complete -c ls-recover -n "__fish_ls_recover_needs_command" -f -a "spool" -d 'Import the files ls-roll spooled while the archive was down; exit 1 if any are left'
+complete -c ls-recover -n "__fish_ls_recover_needs_command" -f -a "replay" -d 'Read archived files back as JSON-lines records on stdout, in time order per file'
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -f -a "lsn" -d 'Inspect and repair an LSN store'
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -l spool -d 'The spool directory (ls-roll\'s --spool)' -r -F
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -l to -d 'The archive: hdfs://namenode:port/path, file:///dir or a directory' -r
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
+json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -l dry-run -d 'List what would be imported (path and bytes) and change nothing'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -s q -l quiet -d 'Say only errors on stderr'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l since -d 'Only records at or after this time (RFC 3339, a date, or an age like 15m, 2h, 7d)' -r
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l until -d 'Only records before this time' -r
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l level -d 'Only records at or above this level' -r
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l source -d 'Only records from this source' -r
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l category -d 'Only records of this category' -r
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l grep -d 'Only records whose message matches this regular expression' -r
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
+json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -s q -l quiet -d 'Say only errors on stderr'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -l lsn-dir -d 'The LSN store directory' -r -F
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
@@ -85,8 +106,10 @@ complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_se
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from help" -f -a "set" -d 'Move a file\'s position to a given line, forwards or backwards'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from help" -f -a "forget" -d 'Stop tracking files'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and not __fish_seen_subcommand_from lsn help" -f -a "lsn" -d 'Inspect and repair an LSN store'
-complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and not __fish_seen_subcommand_from lsn help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and not __fish_seen_subcommand_from spool replay lsn help" -f -a "spool" -d 'Import the files ls-roll spooled while the archive was down; exit 1 if any are left'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and not __fish_seen_subcommand_from spool replay lsn help" -f -a "replay" -d 'Read archived files back as JSON-lines records on stdout, in time order per file'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and not __fish_seen_subcommand_from spool replay lsn help" -f -a "lsn" -d 'Inspect and repair an LSN store'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and not __fish_seen_subcommand_from spool replay lsn help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and __fish_seen_subcommand_from lsn" -f -a "show" -d 'Show every tracked file: identity, line, offset, last update, path'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and __fish_seen_subcommand_from lsn" -f -a "verify" -d 'Check each position against its file on disk; exit 1 if any cannot be resumed'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and __fish_seen_subcommand_from lsn" -f -a "compact" -d 'Compact the buffer into the LSN file (drops torn and corrupt entries)'

@@ -121,13 +121,32 @@ fn main() -> ExitCode {
     let args: Args = cli::parse();
     cli::run("ls-recover", &args.common, || match args.command {
         Command::Spool { spool, to, dry_run } => run_spool(&spool, &to, dry_run),
-        Command::Replay { sources, since, until, level, source, category, grep } => {
-            let filter = ReplayFilter { since, until, level, source, category, grep };
+        Command::Replay {
+            sources,
+            since,
+            until,
+            level,
+            source,
+            category,
+            grep,
+        } => {
+            let filter = ReplayFilter {
+                since,
+                until,
+                level,
+                source,
+                category,
+                grep,
+            };
             let mut out = RecordWriter::new(std::io::stdout().lock());
             let stats = recover::replay::replay(&sources, &filter, &mut out)?;
             log::info!(
                 "replayed {} of {} records from {} files ({} bad lines, {} files skipped)",
-                stats.written, stats.records, stats.files, stats.bad_lines, stats.skipped_files
+                stats.written,
+                stats.records,
+                stats.files,
+                stats.bad_lines,
+                stats.skipped_files
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -10,9 +10,16 @@ use logsphere::input::{Input, InputArgs};
 use logsphere::kafka::args::BrokerArgs;
 use logsphere::kafka::producer::{ShipOptions, TopicTemplate, ship};
 
+const EXAMPLES: &str = "\
+Examples:
+  ls-tail --lsn-dir /var/lib/logsphere/lsn --lsn-commit downstream /var/log/app \\
+    | ls-ship --brokers kafka:9092 --lsn-dir /var/lib/logsphere/lsn --dead-letter /var/lib/logsphere/dead.jsonl
+  LOGSPHERE_KAFKA_SASL_PASSWORD=... ls-ship --brokers kafka:9093 -X security.protocol=SASL_SSL -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=shipper < records.jsonl
+  ls-ship --consume --brokers kafka:9092 --topic logs.error --from beginning --exit-at-end | jq .message";
+
 /// Ship JSON-lines records from stdin into Kafka topics by category (or, with --consume, print a topic's records).
 #[derive(Debug, Parser)]
-#[command(name = "ls-ship", version)]
+#[command(name = "ls-ship", version, after_help = EXAMPLES)]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
@@ -49,7 +56,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let args = Cli::parse();
+    let args: Cli = cli::parse();
     if let Err(message) = args.input.validate() {
         Cli::command()
             .error(ErrorKind::ArgumentConflict, message)

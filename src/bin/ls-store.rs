@@ -31,7 +31,7 @@ unique ids: at least once.";
 ///
 /// Without a subcommand, reads JSON-line records from stdin and stores them.
 #[derive(Parser)]
-#[command(version, after_long_help = GUARANTEE)]
+#[command(name = "ls-store", version, after_long_help = GUARANTEE)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -173,7 +173,7 @@ fn parse_write_concern(text: &str) -> Result<Acknowledgment, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = logsphere::cli::parse();
     cli::run("ls-store", &cli.common, || {
         let target = cli.connect.target()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser as _;
 use logsphere::cli::{self, CommonArgs, Shutdown};
 use logsphere::parse::{Format, ParserConfig};
 use logsphere::record::{Category, Level};
@@ -15,13 +14,20 @@ use logsphere::tail::glob::Glob;
 use logsphere::tail::multiline::MultilineConfig;
 use logsphere::tail::{self, TailConfig};
 
+const EXAMPLES: &str = "\
+Examples:
+  ls-tail /var/log/app | ls-watch --tee | ls-roll --out ./archive
+  ls-tail --lsn-dir /var/lib/logsphere/lsn --lsn-commit downstream /var/log/nginx \\
+    | ls-ship --brokers kafka:9092 --lsn-dir /var/lib/logsphere/lsn
+  ls-tail --once --from-start --category-rule 'error:level>=ERROR' '/var/log/app/*.log' > batch.jsonl";
+
 /// Follow log files through rotation and write one JSON record per line on stdout.
 ///
 /// PATH is a file (which may not exist yet), a directory (its files, not descended into) or a
 /// glob with wildcards in the file name (quote it). Positions are kept in the LSN store given
 /// by --lsn-dir, so that a restart resumes at the exact line.
 #[derive(Debug, clap::Parser)]
-#[command(name = "ls-tail", version)]
+#[command(name = "ls-tail", version, after_help = EXAMPLES)]
 struct Args {
     /// Files, directories or globs to follow.
     #[arg(required = true, value_name = "PATH")]
@@ -185,7 +191,7 @@ impl Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = cli::parse();
     let common = args.common.clone();
     cli::run("ls-tail", &common, || {
         let shutdown = Shutdown::install()?;

@@ -247,7 +247,10 @@ mod tests {
         assert_ne!(line_id("f1", 7), line_id("f1", 8));
         assert_ne!(line_id("f1", 7), line_id("f2", 7));
         assert_eq!(line_id("f1", 7).len(), 32);
-        assert_eq!(hex128(0xab << 120 | 0x1f), format!("{:032x}", 0xab_u128 << 120 | 0x1f));
+        assert_eq!(
+            hex128(0xab << 120 | 0x1f),
+            format!("{:032x}", 0xab_u128 << 120 | 0x1f)
+        );
         assert_ne!(stream_line_id("h", 1, b"x"), stream_line_id("h", 2, b"x"));
     }
 }

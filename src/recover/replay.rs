@@ -40,7 +40,10 @@ impl ReplayFilter {
             && self.level.is_none_or(|l| record.log_level >= l)
             && self.source.as_ref().is_none_or(|s| &record.source == s)
             && self.category.as_ref().is_none_or(|c| &record.category == c)
-            && self.grep.as_ref().is_none_or(|re| re.is_match(&record.message))
+            && self
+                .grep
+                .as_ref()
+                .is_none_or(|re| re.is_match(&record.message))
     }
 }
 
@@ -98,7 +101,11 @@ fn files_under(target: &dyn Target, name: &str) -> Result<Vec<String>> {
     let mut entries = target.list(name)?;
     entries.sort();
     for entry in entries {
-        let path = if name.is_empty() { entry.clone() } else { relative_path(name, &entry) };
+        let path = if name.is_empty() {
+            entry.clone()
+        } else {
+            relative_path(name, &entry)
+        };
         match Entry::parse(&entry) {
             Some(Entry::Final(_)) => files.push(path),
             Some(_) => {}
@@ -113,7 +120,11 @@ fn files_under(target: &dyn Target, name: &str) -> Result<Vec<String>> {
 }
 
 /// Replays every SOURCE into `out`.
-pub fn replay<W: Write>(sources: &[String], filter: &ReplayFilter, out: &mut RecordWriter<W>) -> Result<ReplayStats> {
+pub fn replay<W: Write>(
+    sources: &[String],
+    filter: &ReplayFilter,
+    out: &mut RecordWriter<W>,
+) -> Result<ReplayStats> {
     let mut stats = ReplayStats::default();
     let mut reporter = BadInputReporter::default();
     for source in sources {
@@ -130,7 +141,13 @@ pub fn replay<W: Write>(sources: &[String], filter: &ReplayFilter, out: &mut Rec
             let bytes = target
                 .read(&path)
                 .with_context(|| format!("cannot read {path} in {}", target.describe()))?;
-            let mut records = read_records(&bytes, path.ends_with(".gz"), &path, &mut reporter, &mut stats)?;
+            let mut records = read_records(
+                &bytes,
+                path.ends_with(".gz"),
+                &path,
+                &mut reporter,
+                &mut stats,
+            )?;
             // Time order within a file; records of equal time keep their archive order.
             records.sort_by_key(|r| r.timestamp);
             for record in records.iter().filter(|r| filter.matches(r)) {
@@ -145,7 +162,13 @@ pub fn replay<W: Write>(sources: &[String], filter: &ReplayFilter, out: &mut Rec
     Ok(stats)
 }
 
-fn read_records(bytes: &[u8], gzip: bool, path: &str, reporter: &mut BadInputReporter, stats: &mut ReplayStats) -> Result<Vec<Record>> {
+fn read_records(
+    bytes: &[u8],
+    gzip: bool,
+    path: &str,
+    reporter: &mut BadInputReporter,
+    stats: &mut ReplayStats,
+) -> Result<Vec<Record>> {
     let input: Box<dyn Read + '_> = if gzip {
         Box::new(flate2::read::MultiGzDecoder::new(bytes))
     } else {
@@ -175,7 +198,9 @@ pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Strin
     if let Some(t) = crate::record::parse_timestamp(text) {
         return Ok(t);
     }
-    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), "%Y-%m-%dT%H:%M") {
+    if let Ok(t) =
+        chrono::NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), "%Y-%m-%dT%H:%M")
+    {
         return Ok(t.and_utc());
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
@@ -193,9 +218,15 @@ mod tests {
     #[test]
     fn times_and_ages_parse() {
         let now = parse_time("2026-11-22T10:00:00Z", Utc::now()).unwrap();
-        assert_eq!(parse_time("15m", now).unwrap(), now - chrono::Duration::minutes(15));
+        assert_eq!(
+            parse_time("15m", now).unwrap(),
+            now - chrono::Duration::minutes(15)
+        );
         assert_eq!(parse_time("2026-11-22T10:00Z", now).unwrap(), now);
-        assert_eq!(parse_time("2026-11-22", now).unwrap(), now - chrono::Duration::hours(10));
+        assert_eq!(
+            parse_time("2026-11-22", now).unwrap(),
+            now - chrono::Duration::hours(10)
+        );
         assert!(parse_time("yesterday", now).is_err());
     }
 }

@@ -90,8 +90,10 @@ fn progress_bar(files: u64) -> ProgressBar {
     }
     let bar = ProgressBar::new(files);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files {per_sec} {wide_msg}")
-            .expect("a valid template"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files {per_sec} {wide_msg}",
+        )
+        .expect("a valid template"),
     );
     bar
 }

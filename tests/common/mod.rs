@@ -44,6 +44,9 @@ pub fn hdfs_uri() -> Option<String> {
 /// side by side against the same services never see each other's data.
 pub fn unique_name(prefix: &str) -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{prefix}-{}-{nanos}", std::process::id())
 }

@@ -1,0 +1,21 @@
+complete -c ls-roll -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
+json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-roll -l out -d 'Where the archive goes: hdfs://namenode:port/path, file:///dir or a directory' -r
+complete -c ls-roll -l max-size -d 'Size trigger: close a file once it holds this many bytes' -r
+complete -c ls-roll -l tz -d 'Zone of the dates in file names and of the day boundary' -r
+complete -c ls-roll -l roll-every -d 'Also roll every file that has been open this long (e.g. 1h)' -r
+complete -c ls-roll -l format -d 'What a line of an archive file holds' -r -f -a "jsonl\t'The records as JSON lines (`.jsonl`)'
+raw\t'The raw messages, one per line (`.log`)'"
+complete -c ls-roll -l sync-interval -d 'Sync (fsync / hsync) written records at least this often' -r
+complete -c ls-roll -l by -d 'Date records by their timestamp (event) or by when they arrive (arrival)' -r -f -a "event\t'The date of the record\'s timestamp'
+arrival\t'The date it arrives at ls-roll'"
+complete -c ls-roll -l spool -d 'Local directory that takes the records while the archive fails; import it with `ls-recover spool`' -r -F
+complete -c ls-roll -l probe-every -d 'How often to try the archive again while spooling' -r
+complete -c ls-roll -l alerts -d 'Append alert lines (JSON) to this file instead of stderr' -r -F
+complete -c ls-roll -l idle-close -d 'Close files that received nothing for this long (frees HDFS leases)' -r
+complete -c ls-roll -l lsn-dir -d 'LSN store to advance, for records read from tailed files, once they are synced' -r -F
+complete -c ls-roll -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
+complete -c ls-roll -s q -l quiet -d 'Say only errors on stderr'
+complete -c ls-roll -l gzip -d 'Compress each file as one gzip member (.gz)'
+complete -c ls-roll -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ls-roll -s V -l version -d 'Print version'
