@@ -79,11 +79,11 @@ impl AckTracker {
         let Some(index) = ticket.seq.checked_sub(acks.base) else {
             return;
         };
-        if let Some(entry) = acks.pending.get_mut(index as usize) {
-            if !entry.1 {
-                entry.1 = true;
-                self.in_flight -= 1;
-            }
+        if let Some(entry) = acks.pending.get_mut(index as usize)
+            && !entry.1
+        {
+            entry.1 = true;
+            self.in_flight -= 1;
         }
         while acks.pending.front().is_some_and(|(_, acked)| *acked) {
             let (origin, _) = acks.pending.pop_front().expect("front exists");

@@ -93,7 +93,7 @@ impl BadInputReporter {
 
     pub fn report(&mut self, what: &dyn std::fmt::Display) {
         self.seen += 1;
-        if self.seen <= Self::SHOWN_IN_FULL || self.seen % 1000 == 0 {
+        if self.seen <= Self::SHOWN_IN_FULL || self.seen.is_multiple_of(1000) {
             log::warn!("skipped {what} ({} bad so far)", self.seen);
         }
     }

@@ -185,9 +185,9 @@ pub fn format_timestamp(ts: &DateTime<Utc>, out: &mut Vec<u8>) {
         put_digits(&mut buf[17..19], 60);
     }
     put_digits(&mut buf[20..29], nanos);
-    let frac_digits = if nanos % 1_000_000 == 0 {
+    let frac_digits = if nanos.is_multiple_of(1_000_000) {
         3
-    } else if nanos % 1_000 == 0 {
+    } else if nanos.is_multiple_of(1_000) {
         6
     } else {
         9
