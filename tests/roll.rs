@@ -351,6 +351,7 @@ fn kafka_group_kill_9_and_restart_archives_every_record_once() {
     };
     let topic = common::unique_name("roll");
     let group = common::unique_name("roll-group");
+    let instance = format!("group.instance.id={group}");
     create_topic(&brokers, &topic);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
@@ -367,9 +368,10 @@ fn kafka_group_kill_9_and_restart_archives_every_record_once() {
         "1s",
         "--max-size",
         "400KiB",
-        // A restarted member waits for the killed one's session to expire.
+        // Static membership: the restart takes the killed member's place at once instead of
+        // waiting for its session to expire.
         "-X",
-        "session.timeout.ms=6000",
+        &instance,
     ];
     let mut child = ls_roll(&args);
     produce(&brokers, &topic, 0..3000);
