@@ -1,125 +1,146 @@
-//! The ls-roll loop: records in from a JSON-lines stream, into the roller, with the time
-//! trigger driven by the roller's deadlines, and LSN positions advanced only for synced records.
+//! The ls-roll loop: records in from the shared [`Input`] (stdin or a Kafka consumer group), into
+//! the roller, with the time trigger driven by the roller's deadlines; LSN positions advance and
+//! Kafka offsets are committed only for records synced in archive files.
 //!
-//! Reading and parsing run on their own thread, so that a quiet input never delays a roll or
-//! a sync, and so that parsing and writing use two cores.
+//! The input reads on its own thread (stdin) or in librdkafka's (Kafka), and waits at most until
+//! the roller's next deadline, so that a quiet input never delays a roll or a sync. The roller
+//! itself runs outside the async runtime: its HDFS client is blocking.
 
-use std::io::{BufReader, Read};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
+use tokio::runtime::Runtime;
 
 use super::roller::{RollStats, Roller};
 use crate::ack::{AckTracker, Ticket};
 use crate::cli::Shutdown;
-use crate::cli::diag::BadInputReporter;
+use crate::input::{CommitToken, Input};
 use crate::lsn::LsnStore;
-use crate::record::{Record, RecordReader};
 
-/// Records handed from the reading thread at a time.
-const BATCH: usize = 1024;
+/// Most records taken from the input at a time.
+const BATCH: usize = 4096;
 /// Longest wait before looking at the shutdown flag again.
 const POLL: Duration = Duration::from_millis(200);
 
-/// What the reading thread sends: a batch, or the end of input (with an I/O error, if any).
-enum Input {
-    Batch(Vec<Record>),
-    End(Option<std::io::Error>, u64),
+/// What the roller hands back once a record is synced: its LSN ticket (records of tailed files)
+/// and the sequence number of the input batch it came in.
+pub type Durable = (Option<Ticket>, u64);
+
+/// Input batches whose records are not all durable yet, oldest first: a batch's offsets are
+/// committed only once it and every earlier batch are wholly durable, so that a commit never
+/// skips an unsynced record.
+#[derive(Default)]
+struct PendingBatches {
+    /// Sequence number of the front batch.
+    first: u64,
+    /// Per batch: records not yet durable, and the batch's commit token.
+    batches: VecDeque<(usize, CommitToken)>,
+}
+
+impl PendingBatches {
+    /// Registers a batch of `records` records; returns its sequence number.
+    fn push(&mut self, records: usize, token: CommitToken) -> u64 {
+        self.batches.push_back((records, token));
+        self.first + self.batches.len() as u64 - 1
+    }
+
+    /// Notes that one record of batch `seq` is durable.
+    fn durable(&mut self, seq: u64) {
+        let (left, _) = &mut self.batches[(seq - self.first) as usize];
+        *left -= 1;
+    }
+
+    /// The merged tokens of the wholly durable batches at the front, removed.
+    fn take_ready(&mut self) -> CommitToken {
+        let mut ready = CommitToken::default();
+        while self.batches.front().is_some_and(|(left, _)| *left == 0) {
+            let (_, token) = self.batches.pop_front().expect("front exists");
+            ready.merge(token);
+            self.first += 1;
+        }
+        ready
+    }
+}
+
+/// The bookkeeping of what became durable: LSN positions and Kafka offsets.
+struct Progress {
+    tracker: AckTracker,
+    lsn: Option<LsnStore>,
+    pending: PendingBatches,
+}
+
+impl Progress {
+    /// Advances the LSN store over the records that became durable, and returns the offsets
+    /// that may now be committed.
+    fn advance(&mut self, roller: &mut Roller<Durable>) -> Result<CommitToken> {
+        for (ticket, seq) in roller.take_durable() {
+            if let Some(ticket) = ticket {
+                self.tracker.ack(ticket);
+            }
+            self.pending.durable(seq);
+        }
+        if let Some(lsn) = &mut self.lsn {
+            lsn.advance(self.tracker.take_advanced())
+                .context("cannot advance the LSN store")?;
+        }
+        Ok(self.pending.take_ready())
+    }
 }
 
 /// Rolls the records of `input` until it ends or a stop is requested; then closes every file
-/// and commits. Returns the counts, with the bad input lines.
-pub fn roll_stream<R: Read + Send + 'static>(
-    input: R,
-    mut roller: Roller<Option<Ticket>>,
-    mut lsn: Option<LsnStore>,
+/// and commits. Returns the counts, with the bad input records.
+pub fn roll_stream(
+    runtime: &Runtime,
+    mut input: Input,
+    mut roller: Roller<Durable>,
+    lsn: Option<LsnStore>,
     shutdown: &Shutdown,
 ) -> Result<(RollStats, u64)> {
-    let (sender, receiver) = mpsc::sync_channel(16);
-    std::thread::spawn(move || read_batches(input, sender));
-    let mut tracker = AckTracker::new();
-    let mut bad = 0;
+    let mut progress = Progress {
+        tracker: AckTracker::new(),
+        lsn,
+        pending: PendingBatches::default(),
+    };
     let mut input_error = None;
     while !shutdown.requested() {
         let wait = roller.next_deadline().map_or(POLL, |t| {
             (t - Utc::now()).to_std().unwrap_or_default().min(POLL)
         });
-        match receiver.recv_timeout(wait) {
-            Ok(Input::Batch(records)) => {
-                for record in &records {
-                    let ticket = record.origin.as_ref().map(|o| tracker.track(o));
-                    roller.write(record, ticket, Utc::now())?;
+        match runtime.block_on(input.next_batch(BATCH, wait)) {
+            Ok(Some(batch)) if !batch.records.is_empty() => {
+                let seq = progress.pending.push(batch.records.len(), batch.token);
+                for record in &batch.records {
+                    let ticket = record.origin.as_ref().map(|o| progress.tracker.track(o));
+                    roller.write(record, (ticket, seq), Utc::now())?;
                 }
             }
-            Ok(Input::End(err, bad_lines)) => {
-                bad = bad_lines;
-                input_error = err;
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(err) => {
+                input_error = Some(err);
                 break;
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
         }
         roller.tick(Utc::now())?;
-        commit(&mut roller, &mut tracker, lsn.as_mut())?;
+        let ready = progress.advance(&mut roller)?;
+        if !ready.is_empty() {
+            input.commit(&ready)?;
+        }
     }
     roller.close_all(Utc::now())?;
-    commit(&mut roller, &mut tracker, lsn.as_mut())?;
-    if let Some(lsn) = &mut lsn {
+    let ready = progress.advance(&mut roller)?;
+    if !ready.is_empty() {
+        input.commit_and_wait(&ready)?;
+    }
+    if let Some(lsn) = &mut progress.lsn {
         lsn.sync()?;
     }
+    let bad = input.bad_records();
+    input.close();
     if let Some(err) = input_error {
-        return Err(anyhow::Error::new(err).context("cannot read the input"));
+        return Err(err);
     }
     Ok((roller.stats().clone(), bad))
-}
-
-/// Advances the LSN store over the records that became durable.
-fn commit(
-    roller: &mut Roller<Option<Ticket>>,
-    tracker: &mut AckTracker,
-    lsn: Option<&mut LsnStore>,
-) -> Result<()> {
-    for ticket in roller.take_durable().into_iter().flatten() {
-        tracker.ack(ticket);
-    }
-    if let Some(lsn) = lsn {
-        lsn.advance(tracker.take_advanced())
-            .context("cannot advance the LSN store")?;
-    }
-    Ok(())
-}
-
-fn read_batches<R: Read>(input: R, sender: mpsc::SyncSender<Input>) {
-    let mut reader = RecordReader::new(BufReader::with_capacity(1 << 20, input));
-    let mut reporter = BadInputReporter::default();
-    let mut batch = Vec::with_capacity(BATCH);
-    let end = loop {
-        match reader.next_record() {
-            Ok(Some(Ok(record))) => {
-                batch.push(record);
-                // A full batch goes at once; a partial one when the next read would wait for
-                // input, so that a slow stream is not held back.
-                let input_drained = reader.get_ref().buffer().is_empty();
-                if (batch.len() == BATCH || input_drained)
-                    && sender
-                        .send(Input::Batch(std::mem::replace(
-                            &mut batch,
-                            Vec::with_capacity(BATCH),
-                        )))
-                        .is_err()
-                {
-                    return;
-                }
-            }
-            Ok(Some(Err(bad))) => reporter.report(&bad),
-            Ok(None) => break None,
-            Err(err) => break Some(err),
-        }
-    };
-    if !batch.is_empty() && sender.send(Input::Batch(batch)).is_err() {
-        return;
-    }
-    let _ = sender.send(Input::End(end, reporter.count()));
 }

@@ -5,15 +5,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use logsphere::archive::units::{parse_duration, parse_size, parse_zone};
 use logsphere::archive::{self, Alerts, Format, RollConfig, Roller, RouteBy, Spool};
 use logsphere::cli::{self, CommonArgs, Shutdown};
+use logsphere::input::{Input, InputArgs};
+use logsphere::kafka::args::BrokerArgs;
 use logsphere::lsn::LsnStore;
 
 const EXAMPLES: &str = "\
 Examples:
   ls-tail /var/log/app | ls-roll --out ./archive
+  ls-roll --out hdfs://namenode:8020/logs --brokers kafka:9092 --topic logs --group ls-roll
   ls-roll --out hdfs://namenode:8020/logs --spool /var/spool/ls-roll --gzip --lsn-dir /var/lib/logsphere/lsn
   ls-roll --out file:///srv/archive --max-size 64MiB --roll-every 1h --tz Europe/Paris";
 
@@ -24,6 +28,12 @@ Examples:
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
+
+    #[command(flatten)]
+    input: InputArgs,
+
+    #[command(flatten)]
+    broker: BrokerArgs,
 
     /// Where the archive goes: hdfs://namenode:port/path, file:///dir or a directory.
     #[arg(long)]
@@ -81,6 +91,11 @@ struct Args {
 
 fn main() -> ExitCode {
     let args: Args = cli::parse();
+    if let Err(message) = args.input.validate() {
+        Args::command()
+            .error(ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
     cli::run("ls-roll", &args.common, || {
         let shutdown = Shutdown::install().context("cannot install the signal handlers")?;
         let config = RollConfig {
@@ -108,10 +123,15 @@ fn main() -> ExitCode {
             Some(dir) => Some(LsnStore::open(dir)?),
             None => None,
         };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let input = runtime.block_on(async { Input::open(&args.input, &args.broker) })?;
         let roller = Roller::open(config, target, spool, chrono::Utc::now())?;
-        let (stats, bad) = archive::stream::roll_stream(std::io::stdin(), roller, lsn, &shutdown)?;
+        let (stats, bad) = archive::stream::roll_stream(&runtime, input, roller, lsn, &shutdown)?;
         log::info!(
-            "{} records in {} files ({} duplicates dropped, {} files recovered, {bad} bad lines)",
+            "{} records in {} files ({} duplicates dropped, {} files recovered, {bad} bad records)",
             stats.records,
             stats.files,
             stats.duplicates,
