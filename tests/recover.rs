@@ -27,6 +27,15 @@ fn run(bin: &str, args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Fails the test with the tool's stderr when it did not exit 0.
+fn assert_ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -83,11 +92,7 @@ fn lsn_show_and_verify_a_store_written_by_ls_tail() {
         ],
         b"",
     );
-    assert!(
-        tail.status.success(),
-        "{}",
-        String::from_utf8_lossy(&tail.stderr)
-    );
+    assert_ok(&tail);
     assert_eq!(stdout(&tail).lines().count(), 3);
 
     let show = run(
@@ -147,11 +152,7 @@ fn lsn_show_and_verify_a_store_written_by_ls_tail() {
         &["lsn", "compact", "--lsn-dir", lsn.to_str().unwrap()],
         b"",
     );
-    assert!(
-        compact.status.success(),
-        "{}",
-        String::from_utf8_lossy(&compact.stderr)
-    );
+    assert_ok(&compact);
     let b_fid = positions[1]["fid"].as_str().unwrap();
     let set = run(
         LS_RECOVER,
@@ -166,11 +167,7 @@ fn lsn_show_and_verify_a_store_written_by_ls_tail() {
         ],
         b"",
     );
-    assert!(
-        set.status.success(),
-        "{}",
-        String::from_utf8_lossy(&set.stderr)
-    );
+    assert_ok(&set);
     let a_fid = positions[0]["fid"].as_str().unwrap();
     let forget = run(
         LS_RECOVER,
@@ -203,11 +200,7 @@ fn lsn_show_and_verify_a_store_written_by_ls_tail() {
         ],
         b"",
     );
-    assert!(
-        tail.status.success(),
-        "{}",
-        String::from_utf8_lossy(&tail.stderr)
-    );
+    assert_ok(&tail);
     assert_eq!(stdout(&tail).lines().count(), 1);
 }
 
@@ -245,17 +238,9 @@ fn replay_round_trips_what_ls_roll_wrote() {
             args.push("--gzip");
         }
         let roll = run(LS_ROLL, &args, input.as_bytes());
-        assert!(
-            roll.status.success(),
-            "{}",
-            String::from_utf8_lossy(&roll.stderr)
-        );
+        assert_ok(&roll);
         let replay = run(LS_RECOVER, &["replay", out.to_str().unwrap()], b"");
-        assert!(
-            replay.status.success(),
-            "{}",
-            String::from_utf8_lossy(&replay.stderr)
-        );
+        assert_ok(&replay);
         let replayed = records(&stdout(&replay));
         assert_eq!(replayed.len(), 300);
         assert_eq!(by_id(replayed), by_id(records(&input)), "gzip: {gzip}");
@@ -294,11 +279,7 @@ fn replay_round_trips_what_ls_roll_wrote() {
         ],
         b"",
     );
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    assert_ok(&replay);
     let got: Vec<String> = records(&stdout(&replay))
         .iter()
         .map(|r| r["message"].as_str().unwrap().to_string())
@@ -348,11 +329,7 @@ fn make_spool(spool: &Path) -> BTreeMap<String, Vec<u8>> {
         &["--out", spool.to_str().unwrap(), "--max-size", "2KiB"],
         input_records(200).as_bytes(),
     );
-    assert!(
-        roll.status.success(),
-        "{}",
-        String::from_utf8_lossy(&roll.stderr)
-    );
+    assert_ok(&roll);
     let files = tree(spool);
     assert!(files.len() > 4);
     files
@@ -413,11 +390,7 @@ fn spool_import_is_verified_resumable_and_never_overwrites() {
         ],
         b"",
     );
-    assert!(
-        import.status.success(),
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+    assert_ok(&import);
     assert!(tree(&spool).is_empty(), "spool emptied");
     let archived = tree(&archive);
     // Every spooled file once, byte-identical; the colliding name kept its other content.
@@ -466,18 +439,10 @@ fn spool_import_into_hdfs_and_through_an_outage() {
         &["spool", "--spool", spool.to_str().unwrap(), "--to", &root],
         b"",
     );
-    assert!(
-        import.status.success(),
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+    assert_ok(&import);
     assert!(tree(&spool).is_empty());
     let replay = run(LS_RECOVER, &["replay", &root], b"");
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    assert_ok(&replay);
     let expected: Vec<Value> = spooled
         .values()
         .flat_map(|c| records(&String::from_utf8_lossy(c)))
@@ -505,11 +470,7 @@ impl PrivateHdfs {
     fn start() -> PrivateHdfs {
         let state = tempfile::tempdir().unwrap();
         let up = Self::services(state.path(), &["up", "hdfs"]);
-        assert!(
-            up.status.success(),
-            "{}",
-            String::from_utf8_lossy(&up.stderr)
-        );
+        assert_ok(&up);
         let env = String::from_utf8(Self::services(state.path(), &["env"]).stdout).unwrap();
         let uri = env
             .lines()
@@ -526,11 +487,7 @@ impl PrivateHdfs {
 
     fn restart(&self) {
         let up = Self::services(self.state.path(), &["up", "hdfs"]);
-        assert!(
-            up.status.success(),
-            "{}",
-            String::from_utf8_lossy(&up.stderr)
-        );
+        assert_ok(&up);
     }
 }
 
@@ -581,18 +538,10 @@ fn spool_import_resumes_after_hdfs_goes_down_in_the_middle() {
         &["spool", "--spool", spool.to_str().unwrap(), "--to", &root],
         b"",
     );
-    assert!(
-        second.status.success(),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    assert_ok(&second);
     assert!(tree(&spool).is_empty());
     let replay = run(LS_RECOVER, &["replay", &root], b"");
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    assert_ok(&replay);
     let replayed = records(&stdout(&replay));
     let expected: Vec<Value> = spooled
         .values()
