@@ -525,7 +525,7 @@ async fn found(coll: &Collection<Document>, query: &Query) -> Vec<u64> {
 }
 
 fn time(text: &str) -> Option<DateTime<Utc>> {
-    Some(logsphere::mongo::query::parse_time(text, Utc::now()).unwrap())
+    Some(logsphere::cli::time::parse_time(text, Utc::now()).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread")]

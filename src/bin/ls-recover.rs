@@ -160,7 +160,7 @@ fn main() -> ExitCode {
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
-    recover::replay::parse_time(text, Utc::now())
+    cli::time::parse_time(text, Utc::now())
 }
 
 fn run_spool(spool: &std::path::Path, to: &str, dry_run: bool) -> anyhow::Result<ExitCode> {

@@ -107,7 +107,7 @@ struct StoreArgs {
     #[arg(long, value_name = "DIR")]
     lsn_dir: Option<PathBuf>,
     /// Delete records older than this (a TTL index on timestamp): 30d, 12h, 2w.
-    #[arg(long, value_name = "DURATION", value_parser = query::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = logsphere::cli::time::parse_duration)]
     retain: Option<Duration>,
     /// Create the collection as a time-series collection (MongoDB 5.0+) if it does not exist.
     #[arg(long)]
@@ -159,7 +159,7 @@ struct QueryArgs {
 }
 
 fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    query::parse_time(text, chrono::Utc::now())
+    logsphere::cli::time::parse_time(text, chrono::Utc::now())
 }
 
 fn parse_write_concern(text: &str) -> Result<Acknowledgment, String> {

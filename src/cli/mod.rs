@@ -6,6 +6,7 @@
 pub mod diag;
 pub mod generate;
 pub mod shutdown;
+pub mod time;
 
 use std::process::ExitCode;
 
