@@ -386,28 +386,23 @@ impl KafkaConsumer {
     /// Commits the token's offsets (the next offsets to read), for the partitions still ours.
     /// Asynchronous: a failure is reported on stderr and only means those records are read again.
     pub fn commit(&self, token: &CommitToken) -> Result<()> {
-        if !self.grouped || token.is_empty() {
-            return Ok(());
-        }
-        let tpl = self.owned_offsets(token)?;
-        if tpl.count() > 0 {
-            self.consumer
-                .commit(&tpl, CommitMode::Async)
-                .context("cannot commit the consumer offsets")?;
-        }
-        Ok(())
+        self.commit_in(token, CommitMode::Async)
     }
 
     /// Like [`commit`](Self::commit), but waits for the broker's answer: for the last commit
     /// before exiting.
     pub fn commit_and_wait(&self, token: &CommitToken) -> Result<()> {
+        self.commit_in(token, CommitMode::Sync)
+    }
+
+    fn commit_in(&self, token: &CommitToken, mode: CommitMode) -> Result<()> {
         if !self.grouped || token.is_empty() {
             return Ok(());
         }
         let tpl = self.owned_offsets(token)?;
         if tpl.count() > 0 {
             self.consumer
-                .commit(&tpl, CommitMode::Sync)
+                .commit(&tpl, mode)
                 .context("cannot commit the consumer offsets")?;
         }
         Ok(())
