@@ -302,6 +302,112 @@ fn replay_round_trips_what_ls_roll_wrote() {
     assert_eq!(missing.status.code(), Some(1));
 }
 
+/// Archives `input_records(300)` with ls-roll into `dir/archive`.
+fn archive_records(dir: &Path) -> (std::path::PathBuf, String) {
+    let archive = dir.join("archive");
+    let input = input_records(300);
+    assert_ok(&run(
+        LS_ROLL,
+        &["--out", archive.to_str().unwrap(), "--max-size", "4KiB"],
+        input.as_bytes(),
+    ));
+    (archive, input)
+}
+
+#[test]
+fn replay_to_kafka_publishes_exactly_the_period_once_as_ls_ship_does() {
+    let Some(brokers) = common::brokers() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, input) = archive_records(dir.path());
+    let prefix = common::unique_name("replay");
+    let (since, until) = ("2026-11-21T03:00:00.000Z", "2026-11-22T02:00:00.000Z");
+    let replay = run(
+        LS_RECOVER,
+        &[
+            "replay",
+            archive.to_str().unwrap(),
+            "--since",
+            since,
+            "--until",
+            until,
+            "--to-kafka",
+            "--brokers",
+            &brokers,
+            "--topic-template",
+            &format!("{prefix}.{{category}}"),
+        ],
+        b"",
+    );
+    assert_ok(&replay);
+    assert!(
+        stdout(&replay).is_empty(),
+        "records went to Kafka, not stdout"
+    );
+
+    let expected: Vec<Value> = records(&input)
+        .into_iter()
+        .filter(|r| {
+            let ts = r["timestamp"].as_str().unwrap();
+            (since..until).contains(&ts)
+        })
+        .collect();
+    let categories: Vec<&str> = expected
+        .iter()
+        .map(|r| r["category"].as_str().unwrap())
+        .collect();
+    assert!(
+        categories.contains(&"error") && categories.contains(&"access"),
+        "the period spans both categories"
+    );
+    let mut published = Vec::new();
+    for category in ["error", "access"] {
+        for message in common::kafka::read_topic(&brokers, &format!("{prefix}.{category}")) {
+            let record: Value = serde_json::from_str(&message.payload).unwrap();
+            assert_eq!(record["category"], category);
+            assert_eq!(message.key.as_deref(), record["source"].as_str());
+            assert_eq!(
+                message.headers.get("id").map(String::as_str),
+                record["id"].as_str()
+            );
+            published.push(record);
+        }
+    }
+    assert_eq!(published.len(), expected.len(), "each record once");
+    assert_eq!(by_id(published), by_id(expected));
+}
+
+#[test]
+fn replay_to_kafka_exits_1_when_records_are_not_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, _) = archive_records(dir.path());
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let replay = run(
+        LS_RECOVER,
+        &[
+            "replay",
+            archive.join("error").to_str().unwrap(),
+            "--to-kafka",
+            "--brokers",
+            &format!("127.0.0.1:{closed_port}"),
+            "-X",
+            "message.timeout.ms=1000",
+        ],
+        b"",
+    );
+    assert_eq!(replay.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(
+        stderr.contains("100 of 100 replayed records could not be delivered to Kafka"),
+        "{stderr}"
+    );
+}
+
 /// The files in the category folders of a local archive or spool, relative path → content.
 fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();

@@ -15,6 +15,7 @@ complete -c ls-watch -l absent -d 'An absence rule: \'5m [by source] [LEVEL] [ca
 complete -c ls-watch -l realert -d 'Do not repeat an alert for the same rule and group within this interval [default: 5m for threshold and absence rules, 0 for immediate ones]' -r
 complete -c ls-watch -l lateness -d 'How far out of order records may arrive; older ones are counted as late' -r
 complete -c ls-watch -l alerts -d 'Append alerts to this file' -r -F
+complete -c ls-watch -l alerts-topic -d 'Also produce each alert to this Kafka topic (acks=all, keyed by the alert name), on --brokers; an alert not delivered within -X message.timeout.ms (30 s) is reported and ls-watch exits 1 at the end' -r
 complete -c ls-watch -l exec-concurrency -d 'Commands running at once for --exec' -r
 complete -c ls-watch -l exec-timeout -d 'Kill an --exec command still running after this long' -r
 complete -c ls-watch -l stats -d 'Write per-level / source / category rates to stderr at this interval' -r
