@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::private::PrivateService;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
@@ -556,73 +558,38 @@ fn spool_import_into_hdfs_and_through_an_outage() {
     assert_eq!(by_id(records(&stdout(&replay))), by_id(expected));
 }
 
-/// A private HDFS from `scripts/services` in its own state dir, stopped when dropped: this test
-/// stops it mid-import, which must never disturb the shared instance other tests use.
-struct PrivateHdfs {
-    state: tempfile::TempDir,
-    uri: String,
-}
-
-impl PrivateHdfs {
-    fn services(state: &Path, args: &[&str]) -> Output {
-        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services"))
-            .args(args)
-            .env("LOGSPHERE_SERVICES_DIR", state)
-            .env("LOGSPHERE_HDFS_PORT", "auto")
-            .output()
-            .unwrap()
-    }
-
-    fn start() -> PrivateHdfs {
-        let state = tempfile::tempdir().unwrap();
-        let up = Self::services(state.path(), &["up", "hdfs"]);
-        assert_ok(&up);
-        let env = String::from_utf8(Self::services(state.path(), &["env"]).stdout).unwrap();
-        let uri = env
-            .lines()
-            .find_map(|l| l.strip_prefix("export LOGSPHERE_HDFS_URI="))
-            .expect("env prints the HDFS URI")
-            .trim_matches(|c| c == '\'' || c == '"')
-            .to_string();
-        PrivateHdfs { state, uri }
-    }
-
-    fn stop(&self) {
-        Self::services(self.state.path(), &["down", "hdfs"]);
-    }
-
-    fn restart(&self) {
-        let up = Self::services(self.state.path(), &["up", "hdfs"]);
-        assert_ok(&up);
-    }
-}
-
-impl Drop for PrivateHdfs {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[test]
 fn spool_import_resumes_after_hdfs_goes_down_in_the_middle() {
     // Needs the services script's HDFS; under CI the shared one proves the script works.
     if common::hdfs_uri().is_none() {
         return;
     }
-    let hdfs = PrivateHdfs::start();
+    // A private HDFS: this test stops it, which must not disturb the shared one.
+    let hdfs = PrivateService::start("hdfs");
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
     let spooled = make_spool(&spool);
-    let root = format!("{}/archive", hdfs.uri);
+    let root = format!("{}/archive", hdfs.env("LOGSPHERE_HDFS_URI"));
 
+    // The client reads the Hadoop configuration like any HDFS client: give up on an unreachable
+    // NameNode after three attempts (a few seconds) instead of the default fifteen (minutes).
+    let conf = dir.path().join("hadoop-conf");
+    fs::create_dir(&conf).unwrap();
+    fs::write(
+        conf.join("hdfs-site.xml"),
+        "<configuration><property><name>dfs.client.failover.max.attempts</name>\
+         <value>3</value></property></configuration>",
+    )
+    .unwrap();
     // Each file costs HDFS about half a second to close: stop it while the import runs.
     let import = Command::new(LS_RECOVER)
         .args(["spool", "--spool", spool.to_str().unwrap(), "--to", &root])
+        .env("HADOOP_CONF_DIR", &conf)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    hdfs.stop();
+    hdfs.down();
     let first = import.wait_with_output().unwrap();
     let left = tree(&spool).len();
     assert_eq!(
@@ -638,7 +605,7 @@ fn spool_import_resumes_after_hdfs_goes_down_in_the_middle() {
     );
     assert!(String::from_utf8_lossy(&first.stderr).contains("left in the spool"));
 
-    hdfs.restart();
+    hdfs.up();
     let second = run(
         LS_RECOVER,
         &["spool", "--spool", spool.to_str().unwrap(), "--to", &root],

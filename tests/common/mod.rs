@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod kafka;
+pub mod private;
 
 /// Returns the value of the service variable `var`, or `None` (after saying so on stderr)
 /// when it is unset outside CI. Under `CI=true` a missing variable is a test failure.
