@@ -382,30 +382,41 @@ fn replay_to_kafka_publishes_exactly_the_period_once_as_ls_ship_does() {
 
 #[test]
 fn replay_to_kafka_exits_1_when_records_are_not_delivered() {
+    let Some(brokers) = common::brokers() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let (archive, _) = archive_records(dir.path());
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let archive = dir.path().join("archive");
+    let huge = format!(
+        "{{\"timestamp\":\"2026-11-22T10:00:00.000Z\",\"log_level\":\"INFO\",\"message\":\"{}\",\"source\":\"web-0\",\"category\":\"access\",\"id\":\"huge\"}}\n",
+        "m".repeat(50_000)
+    );
+    let input = input_records(10) + &huge;
+    assert_ok(&run(
+        LS_ROLL,
+        &["--out", archive.to_str().unwrap()],
+        input.as_bytes(),
+    ));
+    let prefix = common::unique_name("replay-refused");
     let replay = run(
         LS_RECOVER,
         &[
             "replay",
-            archive.join("error").to_str().unwrap(),
+            archive.to_str().unwrap(),
             "--to-kafka",
             "--brokers",
-            &format!("127.0.0.1:{closed_port}"),
+            &brokers,
+            "--topic-template",
+            &format!("{prefix}.{{category}}"),
             "-X",
-            "message.timeout.ms=1000",
+            "message.max.bytes=10000",
         ],
         b"",
     );
     assert_eq!(replay.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&replay.stderr);
     assert!(
-        stderr.contains("100 of 100 replayed records could not be delivered to Kafka"),
+        stderr.contains("1 of 11 replayed records could not be delivered to Kafka"),
         "{stderr}"
     );
 }

@@ -190,7 +190,6 @@ fn writes_and_rolls_in_hdfs() {
     assert_exactly_once(&final_ids(hdfs.as_ref(), true), 4000);
 }
 
-
 #[test]
 fn hdfs_outage_spools_with_an_alert_then_resumes_and_import_leaves_every_record_once() {
     // The shared HDFS being up says the machine can run HDFS; this test starts its own.

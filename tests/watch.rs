@@ -345,43 +345,72 @@ fn alerts_from_a_kafka_consumer_group() {
     assert_eq!(published, expected);
 }
 
-/// An alerts topic on a broker that is not there: every alert still reaches stdout, and the
-/// undelivered ones are reported with a count and exit status 1.
+/// An alert Kafka refuses (larger than -X message.max.bytes) still reaches stdout, is reported
+/// with a count, and makes the exit status 1; the others reach the topic. Brokers that do not
+/// answer at start are one clear error.
 #[test]
 fn undeliverable_alerts_are_counted_and_exit_1() {
+    let Some(brokers) = common::brokers() else {
+        return;
+    };
+    let topic = common::unique_name("watch-refused");
+    let huge_id = "x".repeat(20_000);
+    let input = [
+        json!({"timestamp": "2026-11-22T10:00:00.000Z", "log_level": "FATAL", "message": "disk gone",
+               "source": "db", "id": "small"}),
+        // Its alert carries its id among the samples: too large for the broker.
+        json!({"timestamp": "2026-11-22T10:00:01.000Z", "log_level": "CRITICAL", "message": "still gone",
+               "source": "db", "id": huge_id}),
+    ]
+    .map(|r| r.to_string() + "\n")
+    .concat();
+    let args = [
+        "--alerts-topic",
+        &topic,
+        "--brokers",
+        &brokers,
+        "-X",
+        "message.max.bytes=10000",
+    ];
+    let (alerts, stderr, code) = run_over_file(&args, &input);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(alerts.len(), 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "alert \"critical\" could not be delivered to Kafka topic {topic}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "1 of 2 alerts could not be delivered to Kafka topic {topic}"
+        )),
+        "{stderr}"
+    );
+    let published = common::kafka::read_topic(&brokers, &topic);
+    assert_eq!(published.len(), 1);
+    assert!(published[0].payload.contains(r#""samples":["small"]"#));
+
     let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let brokers = format!("127.0.0.1:{closed_port}");
-    let mut input = record("2026-11-22T10:00:00.000Z", "CRITICAL", "db", "disk gone") + "\n";
-    input.push_str(&record(
-        "2026-11-22T10:00:01.000Z",
-        "FATAL",
-        "db",
-        "still gone",
-    ));
-    input.push('\n');
-    let (alerts, stderr, code) = run_over_file(
+    let unreachable = format!("127.0.0.1:{closed_port}");
+    let (_, stderr, code) = run_over_file(
         &[
             "--alerts-topic",
             "alerts",
             "--brokers",
-            &brokers,
-            "-X",
-            "message.timeout.ms=1000",
+            &unreachable,
+            "--connect-timeout",
+            "1s",
         ],
         &input,
     );
     assert_eq!(code, Some(1), "{stderr}");
-    assert_eq!(alerts.len(), 2, "{stderr}");
     assert!(
-        stderr.contains("alert \"critical\" could not be delivered to Kafka topic alerts"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("2 of 2 alerts could not be delivered to Kafka topic alerts"),
+        stderr.contains("cannot reach the Kafka brokers"),
         "{stderr}"
     );
 }

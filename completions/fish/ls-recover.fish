@@ -53,6 +53,7 @@ complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l key-fie
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l brokers -d 'Kafka bootstrap servers, host:port[,host:port...]' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -s X -d 'A librdkafka setting, e.g. -X compression.codec=zstd -X security.protocol=SASL_SSL (repeatable; overrides the defaults and the config file)' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l kafka-config-file -d 'A file of librdkafka settings, one key=value per line (# comments): the place for secrets' -r -F
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l connect-timeout -d 'How long to wait at start for a broker to answer before giving up (later outages are waited out)' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l to-kafka -d 'Publish the records to Kafka as ls-ship does (topic by category, key, id and origin headers) instead of printing them; exit 1 if any is not delivered'

@@ -8,6 +8,7 @@ stored\t'Where the group last committed (the oldest record when it never did)'"
 complete -c ls-watch -l brokers -d 'Kafka bootstrap servers, host:port[,host:port...]' -r
 complete -c ls-watch -s X -d 'A librdkafka setting, e.g. -X compression.codec=zstd -X security.protocol=SASL_SSL (repeatable; overrides the defaults and the config file)' -r
 complete -c ls-watch -l kafka-config-file -d 'A file of librdkafka settings, one key=value per line (# comments): the place for secrets' -r -F
+complete -c ls-watch -l connect-timeout -d 'How long to wait at start for a broker to answer before giving up (later outages are waited out)' -r
 complete -c ls-watch -l rules -d 'JSON rules file (see the rules module docs for the format)' -r -F
 complete -c ls-watch -l threshold -d 'A threshold rule: \'ERROR+ >100 in 1m [sliding|tumbling] [by source,category] [category=NAME] [source=NAME]\'. Repeatable' -r
 complete -c ls-watch -l critical-at -d 'An immediate critical alert for every record at or above this level' -r

@@ -164,7 +164,7 @@ impl ClientContext for InputContext {
             KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
         );
         if !end_of_partition {
-            log::error!("Kafka: {error}: {reason}");
+            super::log_client_error(log::Level::Error, &error, reason);
         }
     }
 }
@@ -279,6 +279,7 @@ impl KafkaConsumer {
         let consumer: StreamConsumer<InputContext> = config
             .create_with_context(context)
             .context("cannot create the Kafka consumer")?;
+        broker.ensure_reachable(consumer.client(), &config)?;
         if options.group.is_some() {
             let topics: Vec<&str> = options.topics.iter().map(String::as_str).collect();
             consumer
@@ -348,7 +349,7 @@ impl KafkaConsumer {
                     {
                         return Err(e).context("cannot consume");
                     }
-                    log::warn!("Kafka consumer: {e}");
+                    super::log_client_error(log::Level::Warn, &e, "");
                     continue;
                 }
                 Ok(Ok(message)) => message,

@@ -156,7 +156,8 @@ struct ShipContext {
 
 impl ClientContext for ShipContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        log::warn!("Kafka: {error}: {reason} (retrying; nothing is dropped)");
+        let detail = format!("{reason} (retrying; nothing is dropped)");
+        super::log_client_error(log::Level::Warn, &error, &detail);
     }
 }
 
@@ -261,6 +262,7 @@ impl Shipper {
         let config = broker.client_config(&PRODUCER_DEFAULTS)?;
         let context = ShipContext::default();
         let producer = create_producer(&config, &context)?;
+        broker.ensure_reachable(producer.client(), &config)?;
         let lsn = match &options.lsn_dir {
             Some(dir) => Some(LsnStore::open(dir)?),
             None => None,

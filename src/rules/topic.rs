@@ -8,6 +8,10 @@
 //! that are reported on stderr and counted (ls-watch then exits 1) rather than a stalled watch:
 //! stdout and `--exec` keep getting every alert meanwhile.
 //!
+//! As with every Kafka client of the project, brokers that do not answer at start are a usage
+//! mistake reported at once (`--connect-timeout`); an outage later on is what the bounded
+//! retries are for.
+//!
 //! Each message is one alert's JSON object, keyed by the alert's name, so that the alerts of one
 //! rule (firing, then resolved) stay in order in one partition.
 
@@ -50,7 +54,8 @@ impl AlertContext {
 
 impl ClientContext for AlertContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        log::warn!("Kafka (--alerts-topic): {error}: {reason} (retrying)");
+        let detail = format!("{reason} (--alerts-topic; retrying)");
+        crate::kafka::log_client_error(log::Level::Warn, &error, &detail);
     }
 }
 
@@ -86,6 +91,7 @@ impl AlertTopic {
             failed: Arc::default(),
         };
         let producer = create_producer(&config, &context)?;
+        broker.ensure_reachable(producer.client(), &config)?;
         Ok(AlertTopic {
             producer,
             config,
