@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use rdkafka::ClientContext;
 use rdkafka::client::Client;
+use rdkafka::config::RDKafkaLogLevel;
 
 use crate::cli::Shutdown;
 use crate::input::{CommitToken, Input};
@@ -100,4 +101,19 @@ pub(crate) fn log_client_error(level: log::Level, error: &dyn std::fmt::Display,
     } else {
         log::log!(level, "Kafka: {error}{separator}{detail}");
     }
+}
+
+/// Logs one of librdkafka's own lines. Its errors are about connections it retries by itself,
+/// so they are warnings here: `error` is kept for what ends the program.
+pub(crate) fn log_librdkafka(level: RDKafkaLogLevel, facility: &str, message: &str) {
+    let level = match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error
+        | RDKafkaLogLevel::Warning => log::Level::Warn,
+        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => log::Level::Info,
+        RDKafkaLogLevel::Debug => log::Level::Debug,
+    };
+    log_client_error(level, &format_args!("librdkafka {facility}"), message);
 }

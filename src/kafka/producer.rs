@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext, PurgeConfig};
@@ -158,6 +159,10 @@ impl ClientContext for ShipContext {
     fn error(&self, error: KafkaError, reason: &str) {
         let detail = format!("{reason} (retrying; nothing is dropped)");
         super::log_client_error(log::Level::Warn, &error, &detail);
+    }
+
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        super::log_librdkafka(level, facility, message);
     }
 }
 

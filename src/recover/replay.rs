@@ -66,8 +66,17 @@ pub struct ReplayStats {
 
 /// Opens a location to read from: unlike a writer, a reader never creates a missing directory.
 fn open_for_reading(location: &str) -> Result<Box<dyn Target>> {
-    if !location.contains("://") && !Path::new(location).exists() {
-        anyhow::bail!("{location}: no such file or directory");
+    if !location.contains("://") {
+        let path = Path::new(location);
+        if !path.exists() {
+            anyhow::bail!("{location}: no such file or directory");
+        }
+        if !path.is_dir() {
+            anyhow::bail!(
+                "{location} is not an archive file (named YYYY-MM-DD.SERIAL.jsonl, maybe .gz) \
+                 nor a directory of them"
+            );
+        }
     }
     open_target(location)
 }
