@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
@@ -56,6 +57,10 @@ impl ClientContext for AlertContext {
     fn error(&self, error: KafkaError, reason: &str) {
         let detail = format!("{reason} (--alerts-topic; retrying)");
         crate::kafka::log_client_error(log::Level::Warn, &error, &detail);
+    }
+
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        crate::kafka::log_librdkafka(level, facility, message);
     }
 }
 
