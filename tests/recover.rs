@@ -599,7 +599,19 @@ fn spool_import_resumes_after_hdfs_goes_down_in_the_middle() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Stop HDFS once the first file is in (its spool copy is gone), however loaded the machine.
+    let spooled_now = || {
+        let categories = fs::read_dir(&spool).into_iter().flatten().flatten();
+        categories
+            .flat_map(|c| fs::read_dir(c.path()).into_iter().flatten().flatten())
+            .filter(|f| f.file_name().to_string_lossy().ends_with(".jsonl"))
+            .count()
+    };
+    let started = std::time::Instant::now();
+    while spooled_now() == spooled.len() {
+        assert!(started.elapsed().as_secs() < 120, "the import never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     hdfs.down();
     let first = import.wait_with_output().unwrap();
     let left = tree(&spool).len();
