@@ -609,7 +609,10 @@ fn spool_import_resumes_after_hdfs_goes_down_in_the_middle() {
     };
     let started = std::time::Instant::now();
     while spooled_now() == spooled.len() {
-        assert!(started.elapsed().as_secs() < 120, "the import never started");
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the import never started"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     hdfs.down();

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use logsphere::cli::time::parse_duration;
 use logsphere::cli::{self, CommonArgs, EXIT_USAGE, Shutdown};
 use logsphere::input::InputArgs;
 use logsphere::kafka::args::BrokerArgs;
@@ -18,8 +19,8 @@ use logsphere::rules::exec::ExecConfig;
 use logsphere::rules::stats::StatsFormat;
 use logsphere::rules::watch::{self, WatchConfig};
 use logsphere::rules::{
-    EngineOptions, RuleSet, TimeMode, absent_flag, critical_at, default_rules, parse_duration,
-    rules_from_json, threshold_flag,
+    EngineOptions, RuleSet, TimeMode, absent_flag, critical_at, default_rules, rules_from_json,
+    threshold_flag,
 };
 
 const EXAMPLES: &str = "\

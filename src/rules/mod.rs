@@ -22,8 +22,7 @@ pub mod window;
 
 pub use alert::{Alert, AlertState, Severity};
 pub use config::{
-    RuleSet, absent_flag, critical_at, default_rules, parse_duration, rules_from_json,
-    threshold_flag,
+    RuleSet, absent_flag, critical_at, default_rules, rules_from_json, threshold_flag,
 };
 pub use engine::{Engine, EngineOptions};
 pub use rule::{GroupKey, LevelMatch, Matcher, Rule, RuleKind, WindowKind};
