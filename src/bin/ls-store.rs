@@ -1,16 +1,19 @@
-//! ls-store: stores records in MongoDB (the default mode, reading JSON lines from stdin) and
-//! queries them back (`ls-store query`).
+//! ls-store: stores records in MongoDB (the default mode, reading JSON lines from stdin or a
+//! Kafka consumer group) and queries them back (`ls-store query`).
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use logsphere::cli::{self, CommonArgs, Shutdown};
+use logsphere::input::InputArgs;
+use logsphere::kafka::args::BrokerArgs;
 use logsphere::mongo::Target;
 use logsphere::mongo::indexes::{self, IndexPlan};
 use logsphere::mongo::ingest::{self, IngestOptions};
 use logsphere::mongo::query::{self, Output, Query, StatsBy};
+use logsphere::mongo::resume;
 use logsphere::mongo::writer::{Store, WriterOptions};
 use logsphere::record::Level;
 use mongodb::options::Acknowledgment;
@@ -29,7 +32,8 @@ unique ids: at least once.";
 
 /// Stores log records in MongoDB, exactly once, and queries them for incident investigation.
 ///
-/// Without a subcommand, reads JSON-line records from stdin and stores them.
+/// Without a subcommand, reads JSON-line records from stdin (or from Kafka with --topic) and
+/// stores them.
 #[derive(Parser)]
 #[command(name = "ls-store", version, after_long_help = GUARANTEE)]
 struct Cli {
@@ -39,6 +43,10 @@ struct Cli {
     connect: ConnectArgs,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    broker: BrokerArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -174,6 +182,11 @@ fn parse_write_concern(text: &str) -> Result<Acknowledgment, String> {
 
 fn main() -> ExitCode {
     let cli: Cli = logsphere::cli::parse();
+    if let Err(message) = cli.input.validate() {
+        Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
     cli::run("ls-store", &cli.common, || {
         let target = cli.connect.target()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -182,16 +195,22 @@ fn main() -> ExitCode {
             .context("cannot start the async runtime")?;
         match cli.command {
             Some(Command::Query(args)) => runtime.block_on(run_query(&target, args)),
-            None => runtime.block_on(run_store(&target, cli.store)),
+            None => runtime.block_on(run_store(&target, cli.store, &cli.input, &cli.broker)),
         }
     })
 }
 
-async fn run_store(target: &Target, args: StoreArgs) -> Result<ExitCode> {
+async fn run_store(
+    target: &Target,
+    args: StoreArgs,
+    input: &InputArgs,
+    broker: &BrokerArgs,
+) -> Result<ExitCode> {
     let shutdown = Shutdown::install().context("cannot install the signal handlers")?;
     let writer_options = WriterOptions {
         write_concern: args.write_concern,
         dead_letter: args.dead_letter,
+        app_name: resume::app_name(input),
     };
     let store = Store::open(target, &writer_options).await?;
     let plan = IndexPlan {
@@ -205,13 +224,14 @@ async fn run_store(target: &Target, args: StoreArgs) -> Result<ExitCode> {
         linger: Duration::from_millis(args.linger_ms),
         critical_level: args.critical_level,
         lsn_dir: args.lsn_dir,
+        group: input.group.clone(),
     };
-    let stdin = std::io::BufReader::with_capacity(1 << 20, std::io::stdin());
-    let stats = ingest::run(store, stdin, options, shutdown).await?;
+    let source = resume::open_input(&store, input, broker)?;
+    let stats = ingest::run(store, source, options, shutdown).await?;
     log::info!(
-        "read {} records ({} bad lines skipped): {} stored, {} already stored, {} dead-lettered, into {}",
+        "read {} records ({} bad records skipped): {} stored, {} already stored, {} dead-lettered, into {}",
         stats.records,
-        stats.bad_lines,
+        stats.bad_records,
         stats.stored.inserted,
         stats.stored.duplicates,
         stats.stored.rejected,

@@ -3,8 +3,11 @@
 //! - [`doc`]: a record as a document (`_id` = record id, timestamp as a BSON date).
 //! - [`writer`]: unordered idempotent bulk inserts, transactions for critical records with the
 //!   consumer's progress, retries while MongoDB is away, the dead-letter file.
-//! - [`ingest`]: the streaming loop from an input to the writer, with batching, several batches
-//!   in flight, and the LSN store advanced after commit.
+//! - [`ingest`]: the streaming loop from the shared input (stdin or a Kafka consumer group) to
+//!   the writer, with batching, several batches in flight, offsets committed and the LSN store
+//!   advanced after commit.
+//! - [`resume`]: where a consumer group member resumes: the progress stored with the critical
+//!   records, or the group's committed offsets when further on.
 //! - [`indexes`]: the indexes queries need, an optional TTL, an optional time-series collection.
 //! - [`query`]: the incident-investigation queries of `ls-store query`.
 //!
@@ -42,6 +45,7 @@ pub mod doc;
 pub mod indexes;
 pub mod ingest;
 pub mod query;
+pub mod resume;
 pub mod writer;
 
 use anyhow::{Context, Result, bail};
@@ -66,6 +70,12 @@ impl Target {
     /// A client for the deployment. Connecting is lazy: a server that is down is waited for by
     /// the first operation.
     pub async fn client(&self) -> Result<Client> {
+        self.client_named("ls-store").await
+    }
+
+    /// Like [`client`](Self::client), with the application name MongoDB shows for its
+    /// operations and sessions (unless the URI sets `appName`).
+    pub async fn client_named(&self, app_name: &str) -> Result<Client> {
         if !self.uri.starts_with("mongodb://") && !self.uri.starts_with("mongodb+srv://") {
             bail!(
                 "the MongoDB URI {} does not start with mongodb:// (give --mongo, LOGSPHERE_MONGO_URI or --mongo-uri-file)",
@@ -76,7 +86,7 @@ impl Target {
             .await
             .map_err(|e| anyhow::anyhow!("{}", redact_error(&e)))
             .with_context(|| format!("invalid MongoDB URI {}", self.display()))?;
-        options.app_name.get_or_insert_with(|| "ls-store".into());
+        options.app_name.get_or_insert_with(|| app_name.into());
         // Fail a server selection within seconds so that the writer's own retry loop, which
         // says what it is waiting for, takes over.
         options

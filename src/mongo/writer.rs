@@ -78,6 +78,9 @@ pub struct WriterOptions {
     pub write_concern: Acknowledgment,
     /// Where documents MongoDB refuses for good are kept, with the reason.
     pub dead_letter: Option<std::path::PathBuf>,
+    /// The application name of the writer's connections: it tells which process left a
+    /// transaction open (see [`Store::abort_abandoned_transactions`]).
+    pub app_name: String,
 }
 
 impl Default for WriterOptions {
@@ -85,6 +88,7 @@ impl Default for WriterOptions {
         WriterOptions {
             write_concern: Acknowledgment::Majority,
             dead_letter: None,
+            app_name: "ls-store".into(),
         }
     }
 }
@@ -98,13 +102,14 @@ pub struct Store {
     progress: Collection<Document>,
     write_concern: WriteConcern,
     dead_letter: Option<Arc<Mutex<DeadLetter>>>,
+    app_name: String,
 }
 
 impl Store {
     /// Opens the collections of `target`. Nothing is sent yet: a server that is down is waited
     /// for by the first write.
     pub async fn open(target: &Target, options: &WriterOptions) -> Result<Store> {
-        let client = target.client().await?;
+        let client = target.client_named(&options.app_name).await?;
         let write_concern = WriteConcern::builder()
             .w(options.write_concern.clone())
             .build();
@@ -121,6 +126,7 @@ impl Store {
             progress,
             write_concern,
             dead_letter,
+            app_name: options.app_name.clone(),
         })
     }
 
@@ -254,6 +260,41 @@ impl Store {
     pub async fn stored_progress(&self, key: &str) -> Result<Option<i64>> {
         let found = retry(|| self.progress.find_one(doc! {"_id": key})).await?;
         Ok(found.and_then(|d| d.get_i64("offset").ok()))
+    }
+
+    /// Aborts the transactions left open by other processes whose application name starts with
+    /// `prefix`. A process killed in a transaction leaves it open on the server, holding its
+    /// documents and progress, until MongoDB's lifetime limit (60 s by default) ends it; its
+    /// successor's transactions on the same progress meanwhile fail with write conflicts.
+    /// Aborting one is what the crash would have done had the server noticed; a live process
+    /// that loses a transaction this way just retries it. Returns how many were aborted.
+    pub async fn abort_abandoned_transactions(&self, prefix: &str) -> Result<usize> {
+        let admin = self.client.database("admin");
+        let pipeline = [
+            doc! {"$currentOp": {"idleSessions": true, "allUsers": false}},
+            doc! {"$match": {
+                "type": "idleSession",
+                "transaction": {"$exists": true},
+                "appName": {"$regex": format!("^{}", regex::escape(prefix)), "$ne": &self.app_name},
+            }},
+            doc! {"$project": {"lsid.id": 1}},
+        ];
+        let mut cursor = retry(|| admin.aggregate(pipeline.clone())).await?;
+        let mut sessions = Vec::new();
+        while cursor.advance().await? {
+            let op = cursor.deserialize_current()?;
+            if let Ok(lsid) = op.get_document("lsid")
+                && let Some(id) = lsid.get("id")
+            {
+                sessions.push(doc! {"id": id.clone()});
+            }
+        }
+        if !sessions.is_empty() {
+            let count = sessions.len();
+            retry(|| admin.run_command(doc! {"killSessions": sessions.clone()})).await?;
+            log::info!("aborted {count} transactions left open by an earlier ls-store");
+        }
+        Ok(sessions.len())
     }
 
     fn dead_letter(&self, doc: &RawDocumentBuf, reason: &str) -> Result<()> {
