@@ -18,24 +18,36 @@ use logsphere::mongo::writer::{Store, WriterOptions};
 use logsphere::record::Level;
 use mongodb::options::Acknowledgment;
 
+const EXAMPLES: &str = "\
+Examples:
+  ls-tail --lsn-dir /var/lib/logsphere/lsn /var/log/app | ls-store --lsn-dir /var/lib/logsphere/lsn
+  ls-store --brokers kafka:9092 --topic logs.error,logs.app --group ls-store -X group.instance.id=store-1
+  ls-store query --since 15m --level ERROR+ --source web-1 --table";
+
 const GUARANTEE: &str = "\
 Exactly once: each record id is stored at most once (it is the document's _id; a duplicate-key
-result counts as already stored), and the LSN store (--lsn-dir) only advances past a record once
-MongoDB acknowledged it with the write concern (majority by default). A crash or an outage only
-makes records be read and written again, which stores nothing twice. Records at or above
---critical-level are written in multi-document transactions together with the consumer's
-progress (collection `progress`), so they appear all at once or not at all. MongoDB down or
-failing over: ls-store waits and retries with backoff, reading stops (backpressure) and nothing
-advances; nothing is dropped. A document MongoDB refuses for good goes to --dead-letter FILE with
-the reason (without it, ls-store stops with exit 1). With --time-series, MongoDB does not enforce
-unique ids: at least once.";
+result counts as already stored), and nothing moves past a record (Kafka offsets, the LSN store
+with --lsn-dir) before MongoDB acknowledged it with the write concern (majority by default). A
+crash, kill -9 or an outage only makes records be read and written again, which stores nothing
+twice. Records at or above --critical-level are written in multi-document transactions; with
+--group, each batch's offsets go into the collection `progress` (_id GROUP/TOPIC/PARTITION, the
+next offset to read) in the same transaction, once every earlier batch is stored, and are
+committed to Kafka after it. A partition resumes at that stored progress when it is ahead of the
+group's committed offset, so the critical records of every committed transaction are never read
+again. After a kill -9, give members static membership (-X group.instance.id=NAME) so that a
+restart gets its partitions at once; transactions the killed process left open in MongoDB are
+aborted at the next partition assignment. MongoDB down or failing over: ls-store waits and
+retries with backoff, reading stops (backpressure) and nothing advances; nothing is dropped. A
+document MongoDB refuses for good goes to --dead-letter FILE with the reason (without it,
+ls-store stops with exit 1). With --time-series, MongoDB does not enforce unique ids: at least
+once.";
 
 /// Stores log records in MongoDB, exactly once, and queries them for incident investigation.
 ///
 /// Without a subcommand, reads JSON-line records from stdin (or from Kafka with --topic) and
 /// stores them.
 #[derive(Parser)]
-#[command(name = "ls-store", version, after_long_help = GUARANTEE)]
+#[command(name = "ls-store", version, after_help = EXAMPLES, after_long_help = GUARANTEE)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -210,7 +222,6 @@ async fn run_store(
     let writer_options = WriterOptions {
         write_concern: args.write_concern,
         dead_letter: args.dead_letter,
-        app_name: resume::app_name(input),
     };
     let store = Store::open(target, &writer_options).await?;
     let plan = IndexPlan {
@@ -218,6 +229,11 @@ async fn run_store(
         time_series: args.time_series,
     };
     indexes::ensure(&store.logs(), &plan).await?;
+    if let Err(e) = store.abort_abandoned_transactions().await {
+        log::warn!(
+            "cannot abort the transactions other writers left open ({e:#}): MongoDB ends them after its transaction lifetime limit"
+        );
+    }
     let options = IngestOptions {
         batch_docs: args.batch as usize,
         in_flight: args.in_flight as usize,

@@ -29,17 +29,26 @@
 //!    MongoDB refuses for good is written, with the reason, to the dead-letter file (synced)
 //!    before progress moves past it; without `--dead-letter` the writer stops instead.
 //! 3. **Critical records atomically with progress.** Records at or above the critical level
-//!    (ERROR by default) are inserted in multi-document transactions; the batch's progress
-//!    (`progress` collection: `{_id: <stream key>, offset}`) is written in the last of them, after
-//!    the batch's non-critical records are acknowledged. So stored progress always means that
-//!    everything before it is stored, and a critical batch is visible entirely or not at all:
-//!    an aborted or interrupted transaction leaves nothing behind.
+//!    (ERROR by default) are inserted in multi-document transactions; with a Kafka consumer
+//!    group, the batch's offsets (`progress` collection: `{_id: "<group>/<topic>/<partition>",
+//!    offset}`, the next offset to read) are written in the last of them, after the batch's
+//!    non-critical records are acknowledged and after every earlier batch is stored. So stored
+//!    progress always means that everything before it is stored, and a batch's critical records
+//!    (up to 5,000 per transaction) and the offsets that cover them are visible together or not
+//!    at all: an aborted or interrupted transaction leaves nothing behind. The group's offsets
+//!    are committed to Kafka only after that transaction, in batch order.
+//! 4. **Resuming.** A partition resumes at its stored progress when that is ahead of the group's
+//!    committed offset, else at the committed offset ([`resume`]). Both only name stored records,
+//!    so nothing is skipped; after a crash the critical records of every committed transaction
+//!    are not even read again, and what is read again (the batches in flight at the crash) is
+//!    deduplicated by id (1.).
 //!
-//! Together: the collection ends up holding each delivered record exactly once. What is *not*
-//! promised: a record refused for good is in the dead-letter file, not in the collection; a
-//! reader may see a non-critical batch partly written while it is in flight; with
-//! `--time-series` MongoDB does not enforce unique `_id`s, so a replay can store a record twice
-//! (at least once).
+//! Together: the collection ends up holding each delivered record exactly once, across crashes
+//! (`kill -9` included), restarts and failovers. What is *not* promised: a record refused for
+//! good is in the dead-letter file, not in the collection; a reader may see a non-critical batch
+//! partly written while it is in flight; with `--time-series` MongoDB does not enforce unique
+//! `_id`s, so a replay can store a record twice (at least once); Kafka without `--group` commits
+//! and stores no progress (every run reads the whole topic, deduplicated by id).
 
 pub mod doc;
 pub mod indexes;

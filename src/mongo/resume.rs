@@ -12,9 +12,9 @@
 //!
 //! A member killed in the middle of a transaction leaves it open on the server, holding the
 //! progress documents, until MongoDB's transaction lifetime limit (60 s by default) aborts it.
-//! So that a restarted member does not wait for that, the members of a group connect under
-//! application names with a common prefix, and at each partition assignment a member aborts the
-//! idle transactions of the others ([`Store::abort_abandoned_transactions`]).
+//! So that the member taking its partitions over does not wait for that, each assignment first
+//! aborts the idle transactions of the collection's other writers
+//! ([`Store::abort_abandoned_transactions`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -29,30 +29,6 @@ use crate::kafka::args::BrokerArgs;
 
 /// How long the lookup of the group's committed offsets may take at an assignment.
 const COMMITTED_LOOKUP: Duration = Duration::from_secs(10);
-
-/// The MongoDB application name of an ls-store process consuming `group`: the group's prefix
-/// ([`group_app_prefix`]) and something unique to the process. Plain `ls-store` without a group.
-pub fn app_name(args: &InputArgs) -> String {
-    match &args.group {
-        Some(group) if !args.topic.is_empty() => {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default();
-            format!("{}{}-{nanos}", group_app_prefix(group), std::process::id())
-        }
-        _ => "ls-store".into(),
-    }
-}
-
-/// What the application names of a group's members start with. The group as a hash: names are
-/// limited to 128 bytes.
-fn group_app_prefix(group: &str) -> String {
-    format!(
-        "ls-store {:016x} ",
-        xxhash_rust::xxh3::xxh3_64(group.as_bytes())
-    )
-}
 
 /// The key of one partition's progress in the progress collection.
 pub fn progress_key(group: &str, topic: &str, partition: i32) -> String {
@@ -75,14 +51,12 @@ fn start_offsets(store: &Store, group: &str, broker: &BrokerArgs) -> Result<Star
     let store = store.clone();
     let group = group.to_string();
     let runtime = tokio::runtime::Handle::current();
-    let app_prefix = group_app_prefix(&group);
     Ok(Box::new(move |partitions: &[(String, i32)]| {
-        let aborted = tokio::task::block_in_place(|| {
-            runtime.block_on(store.abort_abandoned_transactions(&app_prefix))
-        });
+        let aborted =
+            tokio::task::block_in_place(|| runtime.block_on(store.abort_abandoned_transactions()));
         if let Err(e) = aborted {
             log::warn!(
-                "cannot abort the transactions left open by earlier members ({e:#}): MongoDB ends them after its transaction lifetime limit"
+                "cannot abort the transactions left open by other writers ({e:#}): MongoDB ends them after its transaction lifetime limit"
             );
         }
         let committed = committed_offsets(&committed_lookup, partitions);

@@ -78,9 +78,6 @@ pub struct WriterOptions {
     pub write_concern: Acknowledgment,
     /// Where documents MongoDB refuses for good are kept, with the reason.
     pub dead_letter: Option<std::path::PathBuf>,
-    /// The application name of the writer's connections: it tells which process left a
-    /// transaction open (see [`Store::abort_abandoned_transactions`]).
-    pub app_name: String,
 }
 
 impl Default for WriterOptions {
@@ -88,7 +85,6 @@ impl Default for WriterOptions {
         WriterOptions {
             write_concern: Acknowledgment::Majority,
             dead_letter: None,
-            app_name: "ls-store".into(),
         }
     }
 }
@@ -102,6 +98,9 @@ pub struct Store {
     progress: Collection<Document>,
     write_concern: WriteConcern,
     dead_letter: Option<Arc<Mutex<DeadLetter>>>,
+    /// What the application names of all writers of this collection start with.
+    app_prefix: String,
+    /// This writer's application name: the prefix and something unique to the process.
     app_name: String,
 }
 
@@ -109,7 +108,18 @@ impl Store {
     /// Opens the collections of `target`. Nothing is sent yet: a server that is down is waited
     /// for by the first write.
     pub async fn open(target: &Target, options: &WriterOptions) -> Result<Store> {
-        let client = target.client_named(&options.app_name).await?;
+        // The application name tells which process left a transaction open (see
+        // `abort_abandoned_transactions`): the writers of one collection share a prefix.
+        let app_prefix = format!(
+            "ls-store {:016x} ",
+            xxhash_rust::xxh3::xxh3_64(format!("{}.{}", target.db, target.collection).as_bytes())
+        );
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let app_name = format!("{app_prefix}{}-{nanos}", std::process::id());
+        let client = target.client_named(&app_name).await?;
         let write_concern = WriteConcern::builder()
             .w(options.write_concern.clone())
             .build();
@@ -126,7 +136,8 @@ impl Store {
             progress,
             write_concern,
             dead_letter,
-            app_name: options.app_name.clone(),
+            app_prefix,
+            app_name,
         })
     }
 
@@ -262,20 +273,20 @@ impl Store {
         Ok(found.and_then(|d| d.get_i64("offset").ok()))
     }
 
-    /// Aborts the transactions left open by other processes whose application name starts with
-    /// `prefix`. A process killed in a transaction leaves it open on the server, holding its
-    /// documents and progress, until MongoDB's lifetime limit (60 s by default) ends it; its
-    /// successor's transactions on the same progress meanwhile fail with write conflicts.
-    /// Aborting one is what the crash would have done had the server noticed; a live process
+    /// Aborts the idle transactions of the other writers of this collection. A writer killed in
+    /// a transaction leaves it open on the server, holding its documents and progress, until
+    /// MongoDB's transaction lifetime limit (60 s by default) ends it; its successor's
+    /// transactions on the same records or progress meanwhile fail with write conflicts.
+    /// Aborting one is what the crash would have done had the server noticed; a live writer
     /// that loses a transaction this way just retries it. Returns how many were aborted.
-    pub async fn abort_abandoned_transactions(&self, prefix: &str) -> Result<usize> {
+    pub async fn abort_abandoned_transactions(&self) -> Result<usize> {
         let admin = self.client.database("admin");
         let pipeline = [
             doc! {"$currentOp": {"idleSessions": true, "allUsers": false}},
             doc! {"$match": {
                 "type": "idleSession",
                 "transaction": {"$exists": true},
-                "appName": {"$regex": format!("^{}", regex::escape(prefix)), "$ne": &self.app_name},
+                "appName": {"$regex": format!("^{}", regex::escape(&self.app_prefix)), "$ne": &self.app_name},
             }},
             doc! {"$project": {"lsid.id": 1}},
         ];
@@ -292,7 +303,7 @@ impl Store {
         if !sessions.is_empty() {
             let count = sessions.len();
             retry(|| admin.run_command(doc! {"killSessions": sessions.clone()})).await?;
-            log::info!("aborted {count} transactions left open by an earlier ls-store");
+            log::info!("aborted {count} transactions left open by another ls-store");
         }
         Ok(sessions.len())
     }
