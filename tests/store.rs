@@ -882,3 +882,47 @@ async fn kill_9_while_consuming_kafka_stores_every_record_once() {
         ends
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_consumer_resumes_at_the_progress_stored_in_mongodb_when_it_is_ahead() {
+    let (Some(uri), Some(brokers)) = (common::mongo_uri(), common::brokers()) else {
+        return;
+    };
+    let db = common::unique_name("store-resume");
+    let topic = common::unique_name("store-resume");
+    let group = common::unique_name("store-resume-group");
+    produce(&brokers, &topic, 1, &stream(1_000)).await;
+    let target = Target {
+        uri: uri.clone(),
+        db: db.clone(),
+        collection: "logs".into(),
+    };
+    let store = Store::open(&target, &WriterOptions::default())
+        .await
+        .unwrap();
+    // As a run killed after the transaction of offset 599 and before its Kafka commit leaves it.
+    let progress = [Progress {
+        key: format!("{group}/{topic}/0"),
+        offset: 600,
+    }];
+    store.insert_critical(Vec::new(), &progress).await.unwrap();
+    let mut child = Running(
+        ls_store(&uri, &db)
+            .args(["--brokers", &brokers, "--topic", &topic, "--group", &group])
+            .arg("--exit-at-end")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_success(&mut child.0, Duration::from_secs(30));
+    // Offsets 600..1000 are lines 601..=1000: nothing before was read again.
+    let coll = logs(&uri, &db).await;
+    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 400);
+    assert_eq!(
+        coll.count_documents(doc! {"origin.lsn": {"$gt": 600}})
+            .await
+            .unwrap(),
+        400
+    );
+    assert_eq!(stored_progress(&coll, &group, &topic, 1).await, [1_000]);
+}
