@@ -35,8 +35,8 @@ next offset to read) in the same transaction, once every earlier batch is stored
 committed to Kafka after it. A partition resumes at that stored progress when it is ahead of the
 group's committed offset, so the critical records of every committed transaction are never read
 again. After a kill -9, give members static membership (-X group.instance.id=NAME) so that a
-restart gets its partitions at once; transactions the killed process left open in MongoDB are
-aborted at the next partition assignment. MongoDB down or failing over: ls-store waits and
+restart gets its partitions at once; transactions a killed ls-store left open in MongoDB are
+aborted when ls-store starts and at each partition assignment. MongoDB down or failing over: ls-store waits and
 retries with backoff, reading stops (backpressure) and nothing advances; nothing is dropped. A
 document MongoDB refuses for good goes to --dead-letter FILE with the reason (without it,
 ls-store stops with exit 1). With --time-series, MongoDB does not enforce unique ids: at least
