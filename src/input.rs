@@ -151,6 +151,19 @@ impl Input {
         Input::Lines(LineInput::spawn(reader))
     }
 
+    /// Records from the caller's own source (`ls-recover replay --to-kafka` feeds ls-ship's
+    /// loop this way): send them from another thread (`blocking_send`); the input ends when
+    /// the sender is dropped.
+    pub fn channel() -> (mpsc::Sender<Record>, Input) {
+        let (sender, queue) = mpsc::channel(LINE_QUEUE);
+        let input = LineInput {
+            queue,
+            bad: Arc::default(),
+            failure: Arc::default(),
+        };
+        (sender, Input::Lines(input))
+    }
+
     /// Up to `max` records, waiting at most `wait` for the first: an empty batch when none came
     /// in time, `None` at the end of the input.
     pub async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Option<Batch>> {
@@ -202,7 +215,7 @@ impl Input {
     }
 }
 
-/// JSON lines read by a thread into a bounded queue.
+/// Records in a bounded queue: JSON lines read by a thread, or sent by the caller.
 pub struct LineInput {
     queue: mpsc::Receiver<Record>,
     bad: Arc<AtomicU64>,

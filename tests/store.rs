@@ -5,8 +5,9 @@
 
 mod common;
 
+use common::private::PrivateService;
+
 use std::io::Write;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -363,50 +364,14 @@ async fn refused_documents_go_to_the_dead_letter_file() {
     );
 }
 
-/// The scripts/services of this repository, on a private state dir.
-fn services(state: &Path, args: &[&str]) -> std::process::Output {
-    let output = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services"))
-        .env("LOGSPHERE_SERVICES_DIR", state)
-        .env("LOGSPHERE_MONGO_PORT", "auto")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "scripts/services {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// Stops the private MongoDB however the test ends.
-struct PrivateMongo(tempfile::TempDir);
-
-impl Drop for PrivateMongo {
-    fn drop(&mut self) {
-        let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services"))
-            .env("LOGSPHERE_SERVICES_DIR", self.0.path())
-            .args(["down", "mongo"])
-            .output();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn mongodb_stopped_and_restarted_mid_stream_loses_nothing() {
     // Only where the shared services run: this test starts its own mongod beside them.
     if common::mongo_uri().is_none() {
         return;
     }
-    let mongo = PrivateMongo(tempfile::tempdir().unwrap());
-    let state = mongo.0.path();
-    services(state, &["up", "mongo"]);
-    let env = String::from_utf8(services(state, &["env"]).stdout).unwrap();
-    let uri = env
-        .lines()
-        .find_map(|l| l.strip_prefix("export LOGSPHERE_MONGO_URI="))
-        .unwrap()
-        .trim_matches('\'')
-        .to_string();
+    let mongo = PrivateService::start("mongo");
+    let uri = mongo.env("LOGSPHERE_MONGO_URI");
     let db = common::unique_name("store-restart");
     let lines = stream(30_000);
     let mut child = ls_store(&uri, &db)
@@ -425,7 +390,7 @@ async fn mongodb_stopped_and_restarted_mid_stream_loses_nothing() {
         assert!(start.elapsed() < Duration::from_secs(60), "nothing stored");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    services(state, &["down", "mongo"]);
+    mongo.down();
     // Written while MongoDB is down: ls-store must hold them and retry.
     let writer = std::thread::spawn(move || {
         for line in &lines[10_000..] {
@@ -437,7 +402,7 @@ async fn mongodb_stopped_and_restarted_mid_stream_loses_nothing() {
         child.try_wait().unwrap().is_none(),
         "ls-store gave up while MongoDB was down"
     );
-    services(state, &["up", "mongo"]);
+    mongo.up();
     writer.join().unwrap();
     wait_success(&mut child, Duration::from_secs(180));
     assert_exactly(&coll, 30_000).await;

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer,
 };
@@ -172,8 +173,12 @@ impl ClientContext for InputContext {
             KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
         );
         if !end_of_partition {
-            log::error!("Kafka: {error}: {reason}");
+            super::log_client_error(log::Level::Warn, &error, reason);
         }
+    }
+
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        super::log_librdkafka(level, facility, message);
     }
 }
 
@@ -288,6 +293,7 @@ impl KafkaConsumer {
         let consumer: StreamConsumer<InputContext> = config
             .create_with_context(context)
             .context("cannot create the Kafka consumer")?;
+        broker.ensure_reachable(consumer.client(), &config)?;
         if options.group.is_some() {
             let topics: Vec<&str> = options.topics.iter().map(String::as_str).collect();
             consumer
@@ -357,7 +363,7 @@ impl KafkaConsumer {
                     {
                         return Err(e).context("cannot consume");
                     }
-                    log::warn!("Kafka consumer: {e}");
+                    super::log_client_error(log::Level::Warn, &e, "");
                     continue;
                 }
                 Ok(Ok(message)) => message,

@@ -123,6 +123,16 @@ pub fn redact_uri(uri: &str) -> String {
 /// A driver error as text, with anything that looks like a connection string redacted: the
 /// driver's messages may quote the URI it was given.
 pub fn redact_error(error: &mongodb::error::Error) -> String {
+    if let mongodb::error::ErrorKind::ServerSelection { message, .. } = &*error.kind {
+        // The driver's message dumps its whole topology; the first server's error is the news.
+        let cause = message
+            .split_once("Error: Kind: ")
+            .and_then(|(_, rest)| rest.split(", labels").next())
+            .unwrap_or("no answer");
+        return format!(
+            "no MongoDB server answered ({cause}): check the hosts in the URI and that MongoDB runs there"
+        );
+    }
     error
         .to_string()
         .split(' ')

@@ -7,6 +7,7 @@
 //! - [`engine`]: feeds records and clock ticks through the rules and collects alerts.
 //! - [`stats`]: per-level / source / category rates for `--stats`.
 //! - [`exec`]: running a command per alert (`--exec`), never through a shell.
+//! - [`topic`]: producing each alert to a Kafka topic (`--alerts-topic`).
 //! - [`watch`]: the ls-watch stream loop: input, ticks, outputs.
 
 pub mod alert;
@@ -15,6 +16,7 @@ pub mod engine;
 pub mod exec;
 pub mod rule;
 pub mod stats;
+pub mod topic;
 pub mod watch;
 pub mod window;
 
