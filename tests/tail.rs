@@ -213,6 +213,42 @@ fn copytruncate_reads_the_rest_from_the_copy_and_the_new_content_once() {
 }
 
 #[test]
+fn a_copy_seen_half_made_is_not_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    fs::create_dir(&logs).unwrap();
+    let log = logs.join("app.log");
+    let mut expected = lines("a", 0..1000);
+    append(&log, &expected);
+    let lsn = dir.path().join("lsn");
+    let tail = Tail::start(&follow_args(s(&logs), s(&lsn)), &dir.path().join("out"));
+    tail.wait_for(&expected);
+    // copytruncate's `cp`, caught half-way: the copy is shorter than what was read of its
+    // content, then complete; then the original is truncated and written on.
+    let content = fs::read(&log).unwrap();
+    let copy = logs.join("app.log.1");
+    fs::write(&copy, &content[..content.len() / 2]).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    OpenOptions::new()
+        .append(true)
+        .open(&copy)
+        .unwrap()
+        .write_all(&content[content.len() / 2..])
+        .unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    append(&log, &lines("b", 0..20));
+    expected.extend(lines("b", 0..20));
+    tail.wait_for(&expected);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_exactly(&tail.stop(), &expected);
+}
+
+#[test]
 fn a_file_deleted_while_open_is_drained() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");

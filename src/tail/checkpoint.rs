@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Result;
 
@@ -58,7 +59,15 @@ pub enum Resolution {
     CopyOf(String),
     /// A new identity, read from the start.
     New(String),
+    /// Not decided yet: the file is shorter than a known position of its head and was written
+    /// just now, so it is most likely a copy still being made (copytruncate's `cp`). Deciding
+    /// now would take it for a different file and read the copied lines again under new ids.
+    Wait,
 }
+
+/// How long after its last write a file shorter than a known position of its head is taken for
+/// a copy in progress rather than a different file.
+const COPY_GRACE: Duration = Duration::from_secs(2);
 
 /// The identities' positions and the store they are committed to.
 pub struct Checkpoints {
@@ -116,13 +125,15 @@ impl Checkpoints {
     }
 
     /// Decides the identity of `file` (at `path`, with `head`). `followed` tells whether an
-    /// identity is being read from another live file.
+    /// identity is being read from another live file; `patient`, whether a file that looks like
+    /// a copy in progress may be left undecided ([`Resolution::Wait`]) to be resolved again later.
     pub fn resolve(
         &mut self,
         file: &File,
         path: &str,
         head: Head,
         followed: impl Fn(&str) -> bool,
+        patient: bool,
     ) -> io::Result<Resolution> {
         let generations = self.generations.get(&head).copied().unwrap_or(0);
         // Prefer the identity last seen at this path, then one nobody follows, then the furthest.
@@ -139,6 +150,9 @@ impl Checkpoints {
             if best.as_ref().is_none_or(|(r, _)| rank > *r) {
                 best = Some((rank, candidate));
             }
+        }
+        if best.is_none() && patient && self.copy_in_progress(file, head, generations)? {
+            return Ok(Resolution::Wait);
         }
         Ok(match best {
             Some((_, candidate)) if followed(&candidate) => Resolution::CopyOf(candidate),
@@ -166,6 +180,20 @@ impl Checkpoints {
                 Resolution::New(new)
             }
         })
+    }
+
+    /// True if `file` was written within [`COPY_GRACE`] and is shorter than a known position
+    /// of its head: a copy of that identity's file that has not reached the position yet.
+    fn copy_in_progress(&self, file: &File, head: Head, generations: u32) -> io::Result<bool> {
+        let meta = file.metadata()?;
+        let fresh = meta
+            .modified()?
+            .elapsed()
+            .map_or(true, |age| age < COPY_GRACE);
+        Ok(fresh
+            && (0..generations)
+                .filter_map(|g| self.known.get(&fid(head, g)))
+                .any(|known| known.offset > meta.len()))
     }
 
     /// The identities the store had for `path` when ls-tail started.

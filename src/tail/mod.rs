@@ -402,8 +402,9 @@ impl<W: Write> Tailer<W> {
                 }
                 log::debug!("{}: no longer listed (rotated or deleted)", t.name);
             }
-            if matches!(t.state, State::Copy) {
-                // The original may have moved on or gone: decide again.
+            if matches!(t.state, State::Copy | State::Unidentified) {
+                // Decide again: the original of a copy may have moved on or gone, and a copy in
+                // progress is decided once it is complete or has stopped growing.
                 t.state = State::Unidentified;
                 t.dirty = true;
             }
@@ -628,7 +629,10 @@ impl<W: Write> Tailer<W> {
         let followed = |fid: &str| by_fid.get(fid).is_some_and(|&j| j != i);
         let t = self.files[i].as_ref().expect("file exists");
         let handle = t.handle.as_ref().expect("opened by the caller");
-        let resolution = self.checkpoints.resolve(handle, &t.name, head, followed)?;
+        let patient = !self.config.once;
+        let resolution = self
+            .checkpoints
+            .resolve(handle, &t.name, head, followed, patient)?;
         let max_line = self.config.max_line;
         let stored_here = !self.checkpoints.stored_at(&t.name).is_empty();
         let (fid, reader) = match resolution {
@@ -640,6 +644,13 @@ impl<W: Write> Tailer<W> {
                 self.summary.copies_skipped += 1;
                 let t = self.files[i].as_mut().expect("file exists");
                 t.state = State::Copy;
+                return Ok(false);
+            }
+            Resolution::Wait => {
+                log::debug!(
+                    "{}: shorter than content read before; a copy in progress?",
+                    t.name
+                );
                 return Ok(false);
             }
             Resolution::Resume {
