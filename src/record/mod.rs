@@ -9,13 +9,14 @@ pub mod read;
 pub mod write;
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use level::Level;
-pub use read::{BadLine, BadLineKind, ReadStats, RecordReader};
+pub use read::{BadLine, BadLineKind, FromLine, ReadStats, RecordLine, RecordReader};
 pub use write::{RecordWriter, write_record};
 
 /// One log event.
@@ -66,28 +67,34 @@ pub const CORE_FIELDS: [&str; 7] = [
 ];
 
 /// A category: `[a-z0-9_-]{1,64}`. Validated on construction, so it is always safe to use as a
-/// path component or in a topic name.
+/// path component or in a topic name. Shared, not copied, when cloned: stages clone one per record.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Category(String);
+pub struct Category(Arc<str>);
 
 impl Category {
     /// The category of records that no rule routed anywhere else.
     pub const DEFAULT: &'static str = "default";
 
     pub fn new(name: &str) -> Result<Category, InvalidCategory> {
+        Self::check(name)?;
+        Ok(Category(name.into()))
+    }
+
+    /// Checks a category name without making a `Category` of it.
+    pub fn check(name: &str) -> Result<(), InvalidCategory> {
         let valid = (1..=64).contains(&name.len())
             && name
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if valid {
-            Ok(Category(name.to_string()))
+            Ok(())
         } else {
             Err(InvalidCategory(name.chars().take(80).collect()))
         }
     }
 
     pub fn default_category() -> Category {
-        Category(Self::DEFAULT.to_string())
+        Category(Self::DEFAULT.into())
     }
 
     pub fn as_str(&self) -> &str {
