@@ -323,7 +323,7 @@ impl RecordLine {
     /// and timestamp in normal form; key order, spacing and escapes aside), and the record
     /// written again otherwise.
     pub fn json(&self) -> &[u8] {
-        self.buf[..self.json_len].as_bytes()
+        &self.buf.as_bytes()[..self.json_len]
     }
 
     pub fn id(&self) -> &str {
