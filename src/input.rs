@@ -4,8 +4,9 @@
 //! The API is async (the stores behind the stages, MongoDB and HDFS, are tokio clients):
 //! [`Input::next_batch`] waits at most the given time, so a stage's own timers (flushes, time
 //! triggers, SIGTERM checks) keep running while no record arrives. Records come as whole
-//! [`Record`]s (`Input`, the default) or, for stages that pass them on without looking into them,
-//! as [`RecordLine`]s (`Input<RecordLine>`: the JSON kept, only the routing fields parsed).
+//! [`Record`]s (`Input`, the default) or, for stages that pass them on without looking into
+//! them, as [`RecordLine`](crate::record::RecordLine)s (`Input<RecordLine>`: the JSON kept, only
+//! the routing fields parsed).
 //! Stdin is read and parsed by a thread, which hands records over in chunks (a channel
 //! operation per record costs as much as parsing it), so a blocking read never holds the
 //! runtime; bad lines and bad messages are reported on stderr
@@ -52,8 +53,6 @@ use crate::kafka::args::BrokerArgs;
 pub use crate::kafka::consumer::{
     CommitToken, ConsumerOptions, KafkaConsumer, KafkaOffset, StartFrom, StartOffsets,
 };
-#[cfg(doc)]
-use crate::record::RecordLine;
 use crate::record::{FromLine, Record, RecordReader};
 
 /// Records per chunk handed from the stdin thread to the stage, at most.
@@ -125,7 +124,7 @@ impl<T> Default for Batch<T> {
     }
 }
 
-/// Records (or [`RecordLine`]s) from stdin or Kafka.
+/// Records (or [`RecordLine`](crate::record::RecordLine)s) from stdin or Kafka.
 pub enum Input<T = Record> {
     Lines(LineInput<T>),
     Kafka(KafkaConsumer),

@@ -683,6 +683,45 @@ mod tests {
         assert_eq!(a.log_level, Level::Warn);
     }
 
+    #[test]
+    fn record_lines_keep_normal_lines_and_rewrite_the_others() {
+        // Normal form: kept byte for byte, whatever the key order or escapes.
+        let line = r#"{"id":"a\u0062c","category":"error","timestamp":"2026-11-22T10:00:00.000Z","log_level":"ERROR","message":"m","source":"w\"1","user":"ann"}"#;
+        let kept = RecordLine::parse(line.as_bytes()).unwrap();
+        assert_eq!(kept.json(), line.as_bytes());
+        assert_eq!(
+            (kept.id(), kept.source(), kept.category()),
+            ("abc", "w\"1", "error")
+        );
+        assert_eq!(kept.record(), parse_record(line.as_bytes()).unwrap());
+        // Not normal (no id, a level alias, a timestamp with an offset): written again.
+        for line in [
+            r#"{"timestamp":"2026-11-22T10:00:00.000Z","log_level":"ERROR","message":"m","source":"s","category":"error"}"#,
+            r#"{"timestamp":"2026-11-22T10:00:00.000Z","log_level":"warning","message":"m","source":"s","category":"error","id":"i"}"#,
+            r#"{"timestamp":"2026-11-22T12:00:00+02:00","log_level":"INFO","message":"m","source":"s","category":"error","id":"i"}"#,
+            r#"{"timestamp":"2026-11-22T10:00:00.000Z","log_level":"INFO","message":"m","source":"s","id":"i"}"#,
+        ] {
+            let record = parse_record(line.as_bytes()).unwrap();
+            let mut written = Vec::new();
+            write_record(&record, &mut written);
+            let rewritten = RecordLine::parse(line.as_bytes()).unwrap();
+            assert_eq!(rewritten.json(), &written[..written.len() - 1], "{line}");
+            assert_eq!(rewritten.id(), record.id);
+            assert_eq!(rewritten.category(), record.category.as_str());
+        }
+        // Bad lines are bad in the same way.
+        for line in [
+            "not json",
+            "[1]",
+            r#"{"timestamp":"x","log_level":"INFO","message":"m","source":"s"}"#,
+        ] {
+            assert_eq!(
+                RecordLine::parse(line.as_bytes()).unwrap_err(),
+                parse_record(line.as_bytes()).unwrap_err()
+            );
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics_on_any_bytes(input in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
