@@ -170,6 +170,21 @@ impl<T: FromLine> Input<T> {
         Input::Lines(LineInput::spawn(reader))
     }
 
+    /// Records from the caller's own source (`ls-recover replay --to-kafka` feeds ls-ship's
+    /// loop this way): send them from another thread ([`RecordSender::blocking_send`]); the
+    /// input ends when the sender is dropped.
+    pub fn channel() -> (RecordSender<T>, Input<T>) {
+        // One record per chunk here: as many records held as the stdin reader may hold.
+        let (sender, queue) = mpsc::channel(CHUNK * CHUNK_QUEUE);
+        let input = LineInput {
+            queue,
+            received: Vec::new(),
+            bad: Arc::default(),
+            failure: Arc::default(),
+        };
+        (RecordSender(sender), Input::Lines(input))
+    }
+
     /// Up to `max` records, waiting at most `wait` for the first: an empty batch when none came
     /// in time, `None` at the end of the input.
     pub async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Option<Batch<T>>> {
@@ -221,7 +236,18 @@ impl<T: FromLine> Input<T> {
     }
 }
 
-/// JSON lines read by a thread into a bounded queue of chunks.
+/// The sending end of [`Input::channel`].
+pub struct RecordSender<T>(mpsc::Sender<Vec<T>>);
+
+impl<T> RecordSender<T> {
+    /// Sends one record, waiting while the input holds as many as it may; fails once the input
+    /// was dropped. Not for use inside the async runtime.
+    pub fn blocking_send(&self, record: T) -> Result<(), mpsc::error::SendError<Vec<T>>> {
+        self.0.blocking_send(vec![record])
+    }
+}
+
+/// Records in a bounded queue of chunks: JSON lines read by a thread, or sent by the caller.
 pub struct LineInput<T> {
     queue: mpsc::Receiver<Vec<T>>,
     /// Records received and not handed out yet (a chunk can straddle two batches).

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::private::PrivateService;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
@@ -302,6 +304,123 @@ fn replay_round_trips_what_ls_roll_wrote() {
     assert_eq!(missing.status.code(), Some(1));
 }
 
+/// Archives `input_records(300)` with ls-roll into `dir/archive`.
+fn archive_records(dir: &Path) -> (std::path::PathBuf, String) {
+    let archive = dir.join("archive");
+    let input = input_records(300);
+    assert_ok(&run(
+        LS_ROLL,
+        &["--out", archive.to_str().unwrap(), "--max-size", "4KiB"],
+        input.as_bytes(),
+    ));
+    (archive, input)
+}
+
+#[test]
+fn replay_to_kafka_publishes_exactly_the_period_once_as_ls_ship_does() {
+    let Some(brokers) = common::brokers() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, input) = archive_records(dir.path());
+    let prefix = common::unique_name("replay");
+    let (since, until) = ("2026-11-21T03:00:00.000Z", "2026-11-22T02:00:00.000Z");
+    let replay = run(
+        LS_RECOVER,
+        &[
+            "replay",
+            archive.to_str().unwrap(),
+            "--since",
+            since,
+            "--until",
+            until,
+            "--to-kafka",
+            "--brokers",
+            &brokers,
+            "--topic-template",
+            &format!("{prefix}.{{category}}"),
+        ],
+        b"",
+    );
+    assert_ok(&replay);
+    assert!(
+        stdout(&replay).is_empty(),
+        "records went to Kafka, not stdout"
+    );
+
+    let expected: Vec<Value> = records(&input)
+        .into_iter()
+        .filter(|r| {
+            let ts = r["timestamp"].as_str().unwrap();
+            (since..until).contains(&ts)
+        })
+        .collect();
+    let categories: Vec<&str> = expected
+        .iter()
+        .map(|r| r["category"].as_str().unwrap())
+        .collect();
+    assert!(
+        categories.contains(&"error") && categories.contains(&"access"),
+        "the period spans both categories"
+    );
+    let mut published = Vec::new();
+    for category in ["error", "access"] {
+        for message in common::kafka::read_topic(&brokers, &format!("{prefix}.{category}")) {
+            let record: Value = serde_json::from_str(&message.payload).unwrap();
+            assert_eq!(record["category"], category);
+            assert_eq!(message.key.as_deref(), record["source"].as_str());
+            assert_eq!(
+                message.headers.get("id").map(String::as_str),
+                record["id"].as_str()
+            );
+            published.push(record);
+        }
+    }
+    assert_eq!(published.len(), expected.len(), "each record once");
+    assert_eq!(by_id(published), by_id(expected));
+}
+
+#[test]
+fn replay_to_kafka_exits_1_when_records_are_not_delivered() {
+    let Some(brokers) = common::brokers() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let huge = format!(
+        "{{\"timestamp\":\"2026-11-22T10:00:00.000Z\",\"log_level\":\"INFO\",\"message\":\"{}\",\"source\":\"web-0\",\"category\":\"access\",\"id\":\"huge\"}}\n",
+        "m".repeat(50_000)
+    );
+    let input = input_records(10) + &huge;
+    assert_ok(&run(
+        LS_ROLL,
+        &["--out", archive.to_str().unwrap()],
+        input.as_bytes(),
+    ));
+    let prefix = common::unique_name("replay-refused");
+    let replay = run(
+        LS_RECOVER,
+        &[
+            "replay",
+            archive.to_str().unwrap(),
+            "--to-kafka",
+            "--brokers",
+            &brokers,
+            "--topic-template",
+            &format!("{prefix}.{{category}}"),
+            "-X",
+            "message.max.bytes=10000",
+        ],
+        b"",
+    );
+    assert_eq!(replay.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(
+        stderr.contains("1 of 11 replayed records could not be delivered to Kafka"),
+        "{stderr}"
+    );
+}
+
 /// The files in the category folders of a local archive or spool, relative path → content.
 fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
@@ -450,73 +569,53 @@ fn spool_import_into_hdfs_and_through_an_outage() {
     assert_eq!(by_id(records(&stdout(&replay))), by_id(expected));
 }
 
-/// A private HDFS from `scripts/services` in its own state dir, stopped when dropped: this test
-/// stops it mid-import, which must never disturb the shared instance other tests use.
-struct PrivateHdfs {
-    state: tempfile::TempDir,
-    uri: String,
-}
-
-impl PrivateHdfs {
-    fn services(state: &Path, args: &[&str]) -> Output {
-        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services"))
-            .args(args)
-            .env("LOGSPHERE_SERVICES_DIR", state)
-            .env("LOGSPHERE_HDFS_PORT", "auto")
-            .output()
-            .unwrap()
-    }
-
-    fn start() -> PrivateHdfs {
-        let state = tempfile::tempdir().unwrap();
-        let up = Self::services(state.path(), &["up", "hdfs"]);
-        assert_ok(&up);
-        let env = String::from_utf8(Self::services(state.path(), &["env"]).stdout).unwrap();
-        let uri = env
-            .lines()
-            .find_map(|l| l.strip_prefix("export LOGSPHERE_HDFS_URI="))
-            .expect("env prints the HDFS URI")
-            .trim_matches(|c| c == '\'' || c == '"')
-            .to_string();
-        PrivateHdfs { state, uri }
-    }
-
-    fn stop(&self) {
-        Self::services(self.state.path(), &["down", "hdfs"]);
-    }
-
-    fn restart(&self) {
-        let up = Self::services(self.state.path(), &["up", "hdfs"]);
-        assert_ok(&up);
-    }
-}
-
-impl Drop for PrivateHdfs {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[test]
 fn spool_import_resumes_after_hdfs_goes_down_in_the_middle() {
     // Needs the services script's HDFS; under CI the shared one proves the script works.
     if common::hdfs_uri().is_none() {
         return;
     }
-    let hdfs = PrivateHdfs::start();
+    // A private HDFS: this test stops it, which must not disturb the shared one.
+    let hdfs = PrivateService::start("hdfs");
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
     let spooled = make_spool(&spool);
-    let root = format!("{}/archive", hdfs.uri);
+    let root = format!("{}/archive", hdfs.env("LOGSPHERE_HDFS_URI"));
 
+    // The client reads the Hadoop configuration like any HDFS client: give up on an unreachable
+    // NameNode after three attempts (a few seconds) instead of the default fifteen (minutes).
+    let conf = dir.path().join("hadoop-conf");
+    fs::create_dir(&conf).unwrap();
+    fs::write(
+        conf.join("hdfs-site.xml"),
+        "<configuration><property><name>dfs.client.failover.max.attempts</name>\
+         <value>3</value></property></configuration>",
+    )
+    .unwrap();
     // Each file costs HDFS about half a second to close: stop it while the import runs.
     let import = Command::new(LS_RECOVER)
         .args(["spool", "--spool", spool.to_str().unwrap(), "--to", &root])
+        .env("HADOOP_CONF_DIR", &conf)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    hdfs.stop();
+    // Stop HDFS once the first file is in (its spool copy is gone), however loaded the machine.
+    let spooled_now = || {
+        let categories = fs::read_dir(&spool).into_iter().flatten().flatten();
+        categories
+            .flat_map(|c| fs::read_dir(c.path()).into_iter().flatten().flatten())
+            .filter(|f| f.file_name().to_string_lossy().ends_with(".jsonl"))
+            .count()
+    };
+    let started = std::time::Instant::now();
+    while spooled_now() == spooled.len() {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the import never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    hdfs.down();
     let first = import.wait_with_output().unwrap();
     let left = tree(&spool).len();
     assert_eq!(
@@ -532,7 +631,7 @@ fn spool_import_resumes_after_hdfs_goes_down_in_the_middle() {
     );
     assert!(String::from_utf8_lossy(&first.stderr).contains("left in the spool"));
 
-    hdfs.restart();
+    hdfs.up();
     let second = run(
         LS_RECOVER,
         &["spool", "--spool", spool.to_str().unwrap(), "--to", &root],

@@ -4,10 +4,11 @@
 
 mod common;
 
+use common::private::{KillOnDrop, PrivateService};
+
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use logsphere::archive::naming::Entry;
@@ -19,13 +20,15 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
-fn ls_roll(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ls-roll"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start ls-roll")
+fn ls_roll(args: &[&str]) -> KillOnDrop {
+    KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_ls-roll"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start ls-roll"),
+    )
 }
 
 /// The JSON line of record `i`, in category `a` or `b`, read from line `i + 1` of file `f1`.
@@ -187,39 +190,15 @@ fn writes_and_rolls_in_hdfs() {
     assert_exactly_once(&final_ids(hdfs.as_ref(), true), 4000);
 }
 
-/// `scripts/services` with a private state directory: never the shared instance.
-fn services(state: &Path, args: &[&str]) -> String {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/services");
-    let out = Command::new(script)
-        .args(args)
-        .env("LOGSPHERE_SERVICES_DIR", state)
-        .env("LOGSPHERE_HDFS_PORT", "auto")
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/services");
-    assert!(out.status.success(), "scripts/services {args:?} failed");
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn hdfs_outage_spools_with_an_alert_then_resumes_and_import_leaves_every_record_once() {
     // The shared HDFS being up says the machine can run HDFS; this test starts its own.
     if common::hdfs_uri().is_none() {
         return;
     }
+    let server = PrivateService::start("hdfs");
+    let uri = server.env("LOGSPHERE_HDFS_URI");
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("services");
-    services(&state, &["up", "hdfs"]);
-    let env = services(&state, &["env"]);
-    let uri = env
-        .lines()
-        .find_map(|l| {
-            l.trim_start_matches("export ")
-                .strip_prefix("LOGSPHERE_HDFS_URI=")
-        })
-        .expect("the private HDFS URI")
-        .trim_matches(['"', '\''])
-        .to_string();
     let root = format!("{uri}/archive");
     let spool = dir.path().join("spool");
     let alerts = dir.path().join("alerts.jsonl");
@@ -246,14 +225,14 @@ fn hdfs_outage_spools_with_an_alert_then_resumes_and_import_leaves_every_record_
     };
     send(300, &mut stdin);
     std::thread::sleep(Duration::from_secs(1));
-    services(&state, &["down", "hdfs"]);
+    server.down();
     let alerts_say = |what: &str| std::fs::read_to_string(&alerts).is_ok_and(|t| t.contains(what));
     wait_for("the outage alert", Duration::from_secs(120), || {
         send(20, &mut stdin);
         alerts_say("\"alert\":\"hdfs_unavailable\",\"severity\":\"critical\"")
     });
     send(300, &mut stdin);
-    services(&state, &["up", "hdfs"]);
+    server.up();
     wait_for(
         "ls-roll to write to HDFS again",
         Duration::from_secs(180),
@@ -274,7 +253,6 @@ fn hdfs_outage_spools_with_an_alert_then_resumes_and_import_leaves_every_record_
     );
     archive::import(spooled.as_ref(), hdfs.as_ref()).unwrap();
     assert_exactly_once(&final_ids(hdfs.as_ref(), true), total);
-    services(&state, &["down", "hdfs"]);
 }
 
 #[test]

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::private::PrivateService;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -232,59 +234,6 @@ async fn a_kill_9_repeats_only_records_in_flight() {
     );
 }
 
-/// A broker of this test's own, which it may stop and start; stopped when dropped.
-struct PrivateBroker {
-    script: std::path::PathBuf,
-    state: tempfile::TempDir,
-    brokers: String,
-}
-
-impl PrivateBroker {
-    /// Starts one on a free port with `scripts/services`; `None` (skip) when the script is absent.
-    fn start() -> Option<PrivateBroker> {
-        let script = std::env::var_os("LOGSPHERE_SERVICES_SCRIPT")
-            .map(Into::into)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services"));
-        if !script.exists() {
-            eprintln!("SKIPPED: no {} to start a private broker", script.display());
-            return None;
-        }
-        let mut broker = PrivateBroker {
-            script,
-            state: tempfile::tempdir().unwrap(),
-            brokers: String::new(),
-        };
-        broker.services(&["up", "kafka"]);
-        let env = broker.services(&["env"]);
-        let line = env
-            .lines()
-            .find_map(|l| l.strip_prefix("export LOGSPHERE_BROKERS="))
-            .expect("services env prints LOGSPHERE_BROKERS");
-        broker.brokers = line.trim_matches('\'').to_string();
-        Some(broker)
-    }
-
-    fn services(&self, args: &[&str]) -> String {
-        let output = Command::new(&self.script)
-            .args(args)
-            .env("LOGSPHERE_SERVICES_DIR", self.state.path())
-            .env("LOGSPHERE_KAFKA_PORT", "auto")
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "services {args:?}: {output:?}");
-        String::from_utf8(output.stdout).unwrap()
-    }
-}
-
-impl Drop for PrivateBroker {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.script)
-            .args(["down", "kafka"])
-            .env("LOGSPHERE_SERVICES_DIR", self.state.path())
-            .output();
-    }
-}
-
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -300,14 +249,13 @@ async fn a_broker_outage_of_30_seconds_loses_nothing_and_memory_stays_bounded() 
     if common::brokers().is_none() {
         return;
     }
-    let Some(broker) = PrivateBroker::start() else {
-        return;
-    };
+    let broker = PrivateService::start("kafka");
+    let brokers = broker.env("LOGSPHERE_BROKERS");
     let prefix = common::unique_name("ship-outage");
     let dir = tempfile::tempdir().unwrap();
     let fids = ["a", "b"];
     let total = 100_000u64;
-    let mut command = ship_command(&broker.brokers, &prefix, &dir.path().join("lsn"));
+    let mut command = ship_command(&brokers, &prefix, &dir.path().join("lsn"));
     let log = dir.path().join("ls-ship.log");
     command
         .args(["--max-in-flight", "20000"])
@@ -327,14 +275,14 @@ async fn a_broker_outage_of_30_seconds_loses_nothing_and_memory_stays_bounded() 
     });
 
     std::thread::sleep(Duration::from_secs(3));
-    broker.services(&["down", "kafka"]);
+    broker.down();
     let mut peak_rss = 0;
     let outage = Instant::now();
     while outage.elapsed() < Duration::from_secs(30) {
         peak_rss = peak_rss.max(rss_kib(pid));
         std::thread::sleep(Duration::from_millis(200));
     }
-    broker.services(&["up", "kafka"]);
+    broker.up();
     writer.join().unwrap();
     let status = child.wait().unwrap();
     let log = std::fs::read_to_string(&log).unwrap();
@@ -348,7 +296,7 @@ async fn a_broker_outage_of_30_seconds_loses_nothing_and_memory_stays_bounded() 
         "ls-ship grew to {peak_rss} KiB during the outage"
     );
 
-    let consumed = consume_all(&broker.brokers, &format!("{prefix}.test")).await;
+    let consumed = consume_all(&brokers, &format!("{prefix}.test")).await;
     let counts = counts_in_order(&consumed);
     let mut lost: Vec<String> = (1..=total)
         .flat_map(|lsn| fids.map(|fid| format!("{fid}-{lsn}")))

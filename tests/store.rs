@@ -1,11 +1,13 @@
-//! ls-store against the real MongoDB replica set of `scripts/services`: exactly once across
-//! replays, kill -9 and a MongoDB restart; transactions for critical records; dead letters;
-//! queries, time parsing, stats and index use.
+//! ls-store against the real MongoDB replica set (and Kafka broker) of `scripts/services`:
+//! exactly once across replays, kill -9 (from stdin and from a consumer group) and a MongoDB
+//! restart; transactions for critical records; dead letters; queries, time parsing, stats and
+//! index use.
 
 mod common;
 
+use common::private::PrivateService;
+
 use std::io::Write;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,11 @@ use logsphere::mongo::writer::{PROGRESS_COLLECTION, Progress, Store, WriterOptio
 use logsphere::record::{Category, Level, Origin, Record, line_id, write_record};
 use mongodb::bson::{Document, doc};
 use mongodb::{Client, Collection};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 
 const FID: &str = "store-test-file";
 
@@ -357,50 +364,14 @@ async fn refused_documents_go_to_the_dead_letter_file() {
     );
 }
 
-/// The scripts/services of this repository, on a private state dir.
-fn services(state: &Path, args: &[&str]) -> std::process::Output {
-    let output = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services"))
-        .env("LOGSPHERE_SERVICES_DIR", state)
-        .env("LOGSPHERE_MONGO_PORT", "auto")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "scripts/services {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// Stops the private MongoDB however the test ends.
-struct PrivateMongo(tempfile::TempDir);
-
-impl Drop for PrivateMongo {
-    fn drop(&mut self) {
-        let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services"))
-            .env("LOGSPHERE_SERVICES_DIR", self.0.path())
-            .args(["down", "mongo"])
-            .output();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn mongodb_stopped_and_restarted_mid_stream_loses_nothing() {
     // Only where the shared services run: this test starts its own mongod beside them.
     if common::mongo_uri().is_none() {
         return;
     }
-    let mongo = PrivateMongo(tempfile::tempdir().unwrap());
-    let state = mongo.0.path();
-    services(state, &["up", "mongo"]);
-    let env = String::from_utf8(services(state, &["env"]).stdout).unwrap();
-    let uri = env
-        .lines()
-        .find_map(|l| l.strip_prefix("export LOGSPHERE_MONGO_URI="))
-        .unwrap()
-        .trim_matches('\'')
-        .to_string();
+    let mongo = PrivateService::start("mongo");
+    let uri = mongo.env("LOGSPHERE_MONGO_URI");
     let db = common::unique_name("store-restart");
     let lines = stream(30_000);
     let mut child = ls_store(&uri, &db)
@@ -419,7 +390,7 @@ async fn mongodb_stopped_and_restarted_mid_stream_loses_nothing() {
         assert!(start.elapsed() < Duration::from_secs(60), "nothing stored");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    services(state, &["down", "mongo"]);
+    mongo.down();
     // Written while MongoDB is down: ls-store must hold them and retry.
     let writer = std::thread::spawn(move || {
         for line in &lines[10_000..] {
@@ -431,7 +402,7 @@ async fn mongodb_stopped_and_restarted_mid_stream_loses_nothing() {
         child.try_wait().unwrap().is_none(),
         "ls-store gave up while MongoDB was down"
     );
-    services(state, &["up", "mongo"]);
+    mongo.up();
     writer.join().unwrap();
     wait_success(&mut child, Duration::from_secs(180));
     assert_exactly(&coll, 30_000).await;
@@ -727,4 +698,196 @@ fn timestamp_bounds(explain: &Document) -> String {
         .unwrap();
     walk(&mongodb::bson::Bson::Document(winning.clone()), &mut out);
     out
+}
+
+/// Creates `topic` with `partitions` partitions and produces `lines` to it, line `i` (0-based)
+/// to partition `i % partitions`, in order: the record at offset `o` of partition `p` is then
+/// line `o * partitions + p`.
+async fn produce(brokers: &str, topic: &str, partitions: i32, lines: &[Vec<u8>]) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let created = admin
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap();
+    for result in created {
+        result.unwrap();
+    }
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("acks", "all")
+        .set("linger.ms", "20")
+        // One request at a time: a retry cannot reorder a partition.
+        .set("max.in.flight.requests.per.connection", "1")
+        .create()
+        .unwrap();
+    let mut deliveries = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let message = FutureRecord::<(), _>::to(topic)
+            .payload(line.trim_ascii_end())
+            .partition(i as i32 % partitions);
+        deliveries.push(producer.send_result(message).map_err(|(e, _)| e).unwrap());
+    }
+    for delivery in deliveries {
+        delivery.await.unwrap().unwrap();
+    }
+}
+
+/// The progress ls-store stored for each partition of `topic` (0 where none).
+async fn stored_progress(
+    coll: &Collection<Document>,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> Vec<i64> {
+    let progress: Collection<Document> = coll
+        .client()
+        .database(coll.namespace().db.as_str())
+        .collection(PROGRESS_COLLECTION);
+    let mut offsets = Vec::new();
+    for partition in 0..partitions {
+        let key = format!("{group}/{topic}/{partition}");
+        let found = progress.find_one(doc! {"_id": &key}).await.unwrap();
+        offsets.push(found.map_or(0, |d| d.get_i64("offset").unwrap()));
+    }
+    offsets
+}
+
+/// A child process killed however the test ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_while_consuming_kafka_stores_every_record_once() {
+    let (Some(uri), Some(brokers)) = (common::mongo_uri(), common::brokers()) else {
+        return;
+    };
+    let db = common::unique_name("store-kafka");
+    let topic = common::unique_name("store-kafka");
+    let group = common::unique_name("store-group");
+    let (total, partitions) = (100_000u64, 3);
+    produce(&brokers, &topic, partitions, &stream(total)).await;
+    let coll = logs(&uri, &db).await;
+    // Static membership: a restart takes the killed member's place at once. Without it the
+    // broker keeps the dead member in the group and the new one waits for its assignment
+    // until the dead one's session expires (this test broker never expires it).
+    let instance = format!("group.instance.id={group}");
+    let consume = || {
+        let mut command = ls_store(&uri, &db);
+        command
+            .args(["--brokers", &brokers, "--topic", &topic, "--group", &group])
+            .args(["--batch", "2000", "-X", &instance])
+            .stdin(Stdio::null());
+        command
+    };
+    for round in 0..3 {
+        let before = coll.count_documents(doc! {}).await.unwrap();
+        let mut child = Running(consume().spawn().unwrap());
+        let start = Instant::now();
+        while coll.count_documents(doc! {}).await.unwrap() < before + 15_000 {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "round {round}: the restarted ls-store stored nothing"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child.0.kill().unwrap(); // SIGKILL, with batches in flight
+        child.0.wait().unwrap();
+        // Stored progress means that everything before it is stored: the record at offset `o`
+        // of partition `p` is line `o * partitions + p + 1`.
+        let progress = stored_progress(&coll, &group, &topic, partitions).await;
+        for (partition, &offset) in progress.iter().enumerate() {
+            let stored_below = coll
+                .count_documents(doc! {"$and": [
+                    {"origin.lsn": {"$mod": [partitions as i64, (partition as i64 + 1) % partitions as i64]}},
+                    {"origin.lsn": {"$lte": offset * partitions as i64}},
+                ]})
+                .await
+                .unwrap();
+            assert_eq!(
+                stored_below, offset as u64,
+                "round {round}: partition {partition} has progress {offset} but not all records before it"
+            );
+        }
+    }
+    assert!(
+        coll.count_documents(doc! {}).await.unwrap() < total,
+        "the kills came too late to interrupt anything"
+    );
+    let mut child = Running(consume().arg("--exit-at-end").spawn().unwrap());
+    wait_success(&mut child.0, Duration::from_secs(60));
+    assert_exactly(&coll, total).await;
+    // The stored progress is the end of the topic.
+    let lookup: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    let ends: Vec<i64> = (0..partitions)
+        .map(|p| {
+            lookup
+                .fetch_watermarks(&topic, p, Duration::from_secs(10))
+                .unwrap()
+                .1
+        })
+        .collect();
+    assert_eq!(ends.iter().sum::<i64>(), total as i64);
+    assert_eq!(
+        stored_progress(&coll, &group, &topic, partitions).await,
+        ends
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_consumer_resumes_at_the_progress_stored_in_mongodb_when_it_is_ahead() {
+    let (Some(uri), Some(brokers)) = (common::mongo_uri(), common::brokers()) else {
+        return;
+    };
+    let db = common::unique_name("store-resume");
+    let topic = common::unique_name("store-resume");
+    let group = common::unique_name("store-resume-group");
+    produce(&brokers, &topic, 1, &stream(1_000)).await;
+    let target = Target {
+        uri: uri.clone(),
+        db: db.clone(),
+        collection: "logs".into(),
+    };
+    let store = Store::open(&target, &WriterOptions::default())
+        .await
+        .unwrap();
+    // As a run killed after the transaction of offset 599 and before its Kafka commit leaves it.
+    let progress = [Progress {
+        key: format!("{group}/{topic}/0"),
+        offset: 600,
+    }];
+    store.insert_critical(Vec::new(), &progress).await.unwrap();
+    let mut child = Running(
+        ls_store(&uri, &db)
+            .args(["--brokers", &brokers, "--topic", &topic, "--group", &group])
+            .arg("--exit-at-end")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_success(&mut child.0, Duration::from_secs(30));
+    // Offsets 600..1000 are lines 601..=1000: nothing before was read again.
+    let coll = logs(&uri, &db).await;
+    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 400);
+    assert_eq!(
+        coll.count_documents(doc! {"origin.lsn": {"$gt": 600}})
+            .await
+            .unwrap(),
+        400
+    );
+    assert_eq!(stored_progress(&coll, &group, &topic, 1).await, [1_000]);
 }

@@ -249,7 +249,8 @@ fn stats_are_written_to_stderr_as_json() {
 
 mod common;
 
-/// Records produced into a topic raise the expected alerts from an ls-watch in a consumer group.
+/// Records produced into a topic raise the expected alerts from an ls-watch in a consumer group,
+/// on stdout and, with --alerts-topic, in a topic too.
 #[test]
 fn alerts_from_a_kafka_consumer_group() {
     use rdkafka::ClientConfig;
@@ -260,6 +261,7 @@ fn alerts_from_a_kafka_consumer_group() {
     };
     let topic = common::unique_name("watch");
     let group = common::unique_name("watch-group");
+    let alerts_topic = common::unique_name("watch-alerts");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -298,14 +300,16 @@ fn alerts_from_a_kafka_consumer_group() {
             "ERROR+ >100 in 1m by source",
             "--critical-at",
             "CRITICAL",
+            "--alerts-topic",
+            &alerts_topic,
         ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    let alerts: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let alerts: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -320,4 +324,93 @@ fn alerts_from_a_kafka_consumer_group() {
     );
     assert_eq!(alerts[0]["group"]["source"], "web-1");
     assert_eq!(alerts[0]["count"], 101);
+
+    // The topic got the same alerts, each once, keyed by the alert name.
+    let mut published: Vec<(String, String)> = common::kafka::read_topic(&brokers, &alerts_topic)
+        .into_iter()
+        .map(|m| (m.key.unwrap(), m.payload))
+        .collect();
+    let mut expected: Vec<(String, String)> = alerts
+        .iter()
+        .zip(stdout.lines())
+        .map(|(alert, line)| {
+            (
+                alert["alert"].as_str().unwrap().to_string(),
+                line.to_string(),
+            )
+        })
+        .collect();
+    published.sort();
+    expected.sort();
+    assert_eq!(published, expected);
+}
+
+/// An alert Kafka refuses (larger than -X message.max.bytes) still reaches stdout, is reported
+/// with a count, and makes the exit status 1; the others reach the topic. Brokers that do not
+/// answer at start are one clear error.
+#[test]
+fn undeliverable_alerts_are_counted_and_exit_1() {
+    let Some(brokers) = common::brokers() else {
+        return;
+    };
+    let topic = common::unique_name("watch-refused");
+    let huge_id = "x".repeat(20_000);
+    let input = [
+        json!({"timestamp": "2026-11-22T10:00:00.000Z", "log_level": "FATAL", "message": "disk gone",
+               "source": "db", "id": "small"}),
+        // Its alert carries its id among the samples: too large for the broker.
+        json!({"timestamp": "2026-11-22T10:00:01.000Z", "log_level": "CRITICAL", "message": "still gone",
+               "source": "db", "id": huge_id}),
+    ]
+    .map(|r| r.to_string() + "\n")
+    .concat();
+    let args = [
+        "--alerts-topic",
+        &topic,
+        "--brokers",
+        &brokers,
+        "-X",
+        "message.max.bytes=10000",
+    ];
+    let (alerts, stderr, code) = run_over_file(&args, &input);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(alerts.len(), 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "alert \"critical\" could not be delivered to Kafka topic {topic}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "1 of 2 alerts could not be delivered to Kafka topic {topic}"
+        )),
+        "{stderr}"
+    );
+    let published = common::kafka::read_topic(&brokers, &topic);
+    assert_eq!(published.len(), 1);
+    assert!(published[0].payload.contains(r#""samples":["small"]"#));
+
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = format!("127.0.0.1:{closed_port}");
+    let (_, stderr, code) = run_over_file(
+        &[
+            "--alerts-topic",
+            "alerts",
+            "--brokers",
+            &unreachable,
+            "--connect-timeout",
+            "1s",
+        ],
+        &input,
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach the Kafka brokers"),
+        "{stderr}"
+    );
 }

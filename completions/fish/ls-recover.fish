@@ -31,7 +31,7 @@ complete -c ls-recover -n "__fish_ls_recover_needs_command" -s q -l quiet -d 'Sa
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -s V -l version -d 'Print version'
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -f -a "spool" -d 'Import the files ls-roll spooled while the archive was down; exit 1 if any are left'
-complete -c ls-recover -n "__fish_ls_recover_needs_command" -f -a "replay" -d 'Read archived files back as JSON-lines records on stdout, in time order per file'
+complete -c ls-recover -n "__fish_ls_recover_needs_command" -f -a "replay" -d 'Read archived files back as JSON-lines records on stdout (or into Kafka with --to-kafka), in time order per file'
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -f -a "lsn" -d 'Inspect and repair an LSN store'
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -l spool -d 'The spool directory (ls-roll\'s --spool)' -r -F
@@ -48,8 +48,15 @@ complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l level -
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l source -d 'Only records from this source' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l category -d 'Only records of this category' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l grep -d 'Only records whose message matches this regular expression' -r
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l topic-template -d 'With --to-kafka: the topic for each record; {category} is replaced by the record\'s category' -r
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l key-field -d 'With --to-kafka: the record field used as the message key: source, id, category or an extra field' -r
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l brokers -d 'Kafka bootstrap servers, host:port[,host:port...]' -r
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -s X -d 'A librdkafka setting, e.g. -X compression.codec=zstd -X security.protocol=SASL_SSL (repeatable; overrides the defaults and the config file)' -r
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l kafka-config-file -d 'A file of librdkafka settings, one key=value per line (# comments): the place for secrets' -r -F
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l connect-timeout -d 'How long to wait at start for a broker to answer before giving up (later outages are waited out)' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l to-kafka -d 'Publish the records to Kafka as ls-ship does (topic by category, key, id and origin headers) instead of printing them; exit 1 if any is not delivered'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -s q -l quiet -d 'Say only errors on stderr'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -107,7 +114,7 @@ complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_se
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from help" -f -a "forget" -d 'Stop tracking files'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and not __fish_seen_subcommand_from spool replay lsn help" -f -a "spool" -d 'Import the files ls-roll spooled while the archive was down; exit 1 if any are left'
-complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and not __fish_seen_subcommand_from spool replay lsn help" -f -a "replay" -d 'Read archived files back as JSON-lines records on stdout, in time order per file'
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and not __fish_seen_subcommand_from spool replay lsn help" -f -a "replay" -d 'Read archived files back as JSON-lines records on stdout (or into Kafka with --to-kafka), in time order per file'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and not __fish_seen_subcommand_from spool replay lsn help" -f -a "lsn" -d 'Inspect and repair an LSN store'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and not __fish_seen_subcommand_from spool replay lsn help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand help; and __fish_seen_subcommand_from lsn" -f -a "show" -d 'Show every tracked file: identity, line, offset, last update, path'

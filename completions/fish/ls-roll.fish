@@ -8,6 +8,7 @@ stored\t'Where the group last committed (the oldest record when it never did)'"
 complete -c ls-roll -l brokers -d 'Kafka bootstrap servers, host:port[,host:port...]' -r
 complete -c ls-roll -s X -d 'A librdkafka setting, e.g. -X compression.codec=zstd -X security.protocol=SASL_SSL (repeatable; overrides the defaults and the config file)' -r
 complete -c ls-roll -l kafka-config-file -d 'A file of librdkafka settings, one key=value per line (# comments): the place for secrets' -r -F
+complete -c ls-roll -l connect-timeout -d 'How long to wait at start for a broker to answer before giving up (later outages are waited out)' -r
 complete -c ls-roll -l out -d 'Where the archive goes: hdfs://namenode:port/path, file:///dir or a directory' -r
 complete -c ls-roll -l max-size -d 'Size trigger: close a file once it holds this many bytes' -r
 complete -c ls-roll -l tz -d 'Zone of the dates in file names and of the day boundary' -r

@@ -3,6 +3,7 @@ json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
 complete -c ls-ship -l brokers -d 'Kafka bootstrap servers, host:port[,host:port...]' -r
 complete -c ls-ship -s X -d 'A librdkafka setting, e.g. -X compression.codec=zstd -X security.protocol=SASL_SSL (repeatable; overrides the defaults and the config file)' -r
 complete -c ls-ship -l kafka-config-file -d 'A file of librdkafka settings, one key=value per line (# comments): the place for secrets' -r -F
+complete -c ls-ship -l connect-timeout -d 'How long to wait at start for a broker to answer before giving up (later outages are waited out)' -r
 complete -c ls-ship -l topic-template -d 'Topic for each record; {category} is replaced by the record\'s category' -r
 complete -c ls-ship -l key-field -d 'Record field used as the message key (records with one key stay in order): source, id, category or an extra field' -r
 complete -c ls-ship -l lsn-dir -d 'LSN store to advance to the last line of each file whose delivery Kafka confirmed (with ls-tail --lsn-commit downstream)' -r -F

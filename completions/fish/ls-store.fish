@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ls_store_global_optspecs
-    string join \n mongo= mongo-uri-file= db= collection= critical-level= write-concern= dead-letter= lsn-dir= retain= time-series batch= in-flight= linger-ms= v/verbose q/quiet log-format= h/help V/version
+    string join \n mongo= mongo-uri-file= db= collection= critical-level= write-concern= dead-letter= lsn-dir= retain= time-series batch= in-flight= linger-ms= topic= group= from= exit-at-end brokers= X= kafka-config-file= connect-timeout= v/verbose q/quiet log-format= h/help V/version
 end
 
 function __fish_ls_store_needs_command
@@ -36,9 +36,19 @@ complete -c ls-store -n "__fish_ls_store_needs_command" -l retain -d 'Delete rec
 complete -c ls-store -n "__fish_ls_store_needs_command" -l batch -d 'Documents per bulk write' -r
 complete -c ls-store -n "__fish_ls_store_needs_command" -l in-flight -d 'Bulk writes in flight at once' -r
 complete -c ls-store -n "__fish_ls_store_needs_command" -l linger-ms -d 'Longest wait, in milliseconds, for a batch to fill before writing it' -r
+complete -c ls-store -n "__fish_ls_store_needs_command" -l topic -d 'Read records from these Kafka topics (comma-separated or repeated) instead of stdin' -r
+complete -c ls-store -n "__fish_ls_store_needs_command" -l group -d 'Consumer group: members split the partitions, offsets are committed once output is durable. Without it every partition is read and nothing is committed' -r
+complete -c ls-store -n "__fish_ls_store_needs_command" -l from -d 'Where to start in partitions this process has not read before [default: stored with --group, beginning without]' -r -f -a "beginning\t'The oldest record still in the topic'
+end\t'Only records produced from now on'
+stored\t'Where the group last committed (the oldest record when it never did)'"
+complete -c ls-store -n "__fish_ls_store_needs_command" -l brokers -d 'Kafka bootstrap servers, host:port[,host:port...]' -r
+complete -c ls-store -n "__fish_ls_store_needs_command" -s X -d 'A librdkafka setting, e.g. -X compression.codec=zstd -X security.protocol=SASL_SSL (repeatable; overrides the defaults and the config file)' -r
+complete -c ls-store -n "__fish_ls_store_needs_command" -l kafka-config-file -d 'A file of librdkafka settings, one key=value per line (# comments): the place for secrets' -r -F
+complete -c ls-store -n "__fish_ls_store_needs_command" -l connect-timeout -d 'How long to wait at start for a broker to answer before giving up (later outages are waited out)' -r
 complete -c ls-store -n "__fish_ls_store_needs_command" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
 complete -c ls-store -n "__fish_ls_store_needs_command" -l time-series -d 'Create the collection as a time-series collection (MongoDB 5.0+) if it does not exist'
+complete -c ls-store -n "__fish_ls_store_needs_command" -l exit-at-end -d 'Stop at the end of the topic instead of waiting for more records'
 complete -c ls-store -n "__fish_ls_store_needs_command" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
 complete -c ls-store -n "__fish_ls_store_needs_command" -s q -l quiet -d 'Say only errors on stderr'
 complete -c ls-store -n "__fish_ls_store_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'

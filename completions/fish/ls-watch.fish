@@ -8,6 +8,7 @@ stored\t'Where the group last committed (the oldest record when it never did)'"
 complete -c ls-watch -l brokers -d 'Kafka bootstrap servers, host:port[,host:port...]' -r
 complete -c ls-watch -s X -d 'A librdkafka setting, e.g. -X compression.codec=zstd -X security.protocol=SASL_SSL (repeatable; overrides the defaults and the config file)' -r
 complete -c ls-watch -l kafka-config-file -d 'A file of librdkafka settings, one key=value per line (# comments): the place for secrets' -r -F
+complete -c ls-watch -l connect-timeout -d 'How long to wait at start for a broker to answer before giving up (later outages are waited out)' -r
 complete -c ls-watch -l rules -d 'JSON rules file (see the rules module docs for the format)' -r -F
 complete -c ls-watch -l threshold -d 'A threshold rule: \'ERROR+ >100 in 1m [sliding|tumbling] [by source,category] [category=NAME] [source=NAME]\'. Repeatable' -r
 complete -c ls-watch -l critical-at -d 'An immediate critical alert for every record at or above this level' -r
@@ -15,6 +16,7 @@ complete -c ls-watch -l absent -d 'An absence rule: \'5m [by source] [LEVEL] [ca
 complete -c ls-watch -l realert -d 'Do not repeat an alert for the same rule and group within this interval [default: 5m for threshold and absence rules, 0 for immediate ones]' -r
 complete -c ls-watch -l lateness -d 'How far out of order records may arrive; older ones are counted as late' -r
 complete -c ls-watch -l alerts -d 'Append alerts to this file' -r -F
+complete -c ls-watch -l alerts-topic -d 'Also produce each alert to this Kafka topic (acks=all, keyed by the alert name), on --brokers; an alert not delivered within -X message.timeout.ms (30 s) is reported and ls-watch exits 1 at the end' -r
 complete -c ls-watch -l exec-concurrency -d 'Commands running at once for --exec' -r
 complete -c ls-watch -l exec-timeout -d 'Kill an --exec command still running after this long' -r
 complete -c ls-watch -l stats -d 'Write per-level / source / category rates to stderr at this interval' -r

@@ -18,6 +18,13 @@ pub struct LocalTarget {
 impl LocalTarget {
     /// Uses `root`, creating it when missing.
     pub fn new(root: PathBuf) -> io::Result<LocalTarget> {
+        if root.exists() && !root.is_dir() {
+            // create_dir_all would say "File exists", which sends the user looking elsewhere.
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "it is a file, not a directory",
+            ));
+        }
         fs::create_dir_all(&root)?;
         Ok(LocalTarget { root })
     }

@@ -27,26 +27,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is not a positive size that fits in 64 bits"))
 }
 
-/// Parses a duration: a number and a unit `ms`, `s`, `m`, `h` or `d`.
+/// Parses a positive duration (`250ms`, `30s`, `5m`, `1h`, `1d`) for the roller's clocks.
 pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = text.split_at(digits);
-    let number: i64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 30s, 5m or 1h"))?;
-    let millis = match unit {
-        "ms" => 1,
-        "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(format!("{text:?}: give a unit: ms, s, m, h or d")),
-    };
-    number
-        .checked_mul(millis)
-        .filter(|&ms| ms > 0)
-        .map(chrono::Duration::milliseconds)
-        .ok_or_else(|| format!("{text:?} is not a positive duration"))
+    crate::cli::time::parse_duration(text)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .ok_or_else(|| format!("{text:?} is not a positive duration like 30s, 5m or 1h"))
 }
 
 /// Parses an IANA time zone name.

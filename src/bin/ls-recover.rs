@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use logsphere::archive;
-use logsphere::cli::{self, CommonArgs};
+use logsphere::cli::{self, CommonArgs, Shutdown};
+use logsphere::kafka::args::BrokerArgs;
+use logsphere::kafka::producer::{ShipOptions, TopicTemplate};
 use logsphere::record::{Category, Level, RecordWriter};
 use logsphere::recover::{self, replay::ReplayFilter};
 use regex::Regex;
@@ -17,6 +19,7 @@ Examples:
   ls-recover spool --spool /var/spool/logsphere --to hdfs://namenode:9000/logs     # from cron, every 5 minutes
   ls-recover replay hdfs://namenode:9000/logs/error/2026-11-2* | ls-watch --rules rules.json
   ls-recover replay ./archive --since 2026-11-22T10:00Z --until 2026-11-22T11:00Z --level ERROR | jq .message
+  ls-recover replay ./archive --since 2026-11-22T10:00Z --until 2026-11-22T11:00Z --to-kafka --brokers kafka:9092
   ls-recover lsn show --lsn-dir /var/lib/logsphere/lsn
   ls-recover lsn verify --lsn-dir /var/lib/logsphere/lsn || echo 'some positions need attention'
   ls-recover lsn set --lsn-dir /var/lib/logsphere/lsn 3f2a...e1 --lsn 1200
@@ -46,30 +49,8 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Read archived files back as JSON-lines records on stdout, in time order per file.
-    Replay {
-        /// Archive roots, category folders, files, or a wildcard in the last segment.
-        #[arg(required = true, value_name = "SOURCE")]
-        sources: Vec<String>,
-        /// Only records at or after this time (RFC 3339, a date, or an age like 15m, 2h, 7d).
-        #[arg(long, value_parser = parse_time)]
-        since: Option<DateTime<Utc>>,
-        /// Only records before this time.
-        #[arg(long, value_parser = parse_time)]
-        until: Option<DateTime<Utc>>,
-        /// Only records at or above this level.
-        #[arg(long)]
-        level: Option<Level>,
-        /// Only records from this source.
-        #[arg(long)]
-        source: Option<String>,
-        /// Only records of this category.
-        #[arg(long)]
-        category: Option<Category>,
-        /// Only records whose message matches this regular expression.
-        #[arg(long, value_name = "REGEX")]
-        grep: Option<Regex>,
-    },
+    /// Read archived files back as JSON-lines records on stdout (or into Kafka with --to-kafka), in time order per file.
+    Replay(Box<ReplayArgs>),
     /// Inspect and repair an LSN store.
     Lsn {
         /// The LSN store directory.
@@ -78,6 +59,42 @@ enum Command {
         #[command(subcommand)]
         command: LsnCommand,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
+    /// Archive roots, category folders, files, or a wildcard in the last segment.
+    #[arg(required = true, value_name = "SOURCE")]
+    sources: Vec<String>,
+    /// Only records at or after this time (RFC 3339, a date, or an age like 15m, 2h, 7d).
+    #[arg(long, value_parser = parse_time)]
+    since: Option<DateTime<Utc>>,
+    /// Only records before this time.
+    #[arg(long, value_parser = parse_time)]
+    until: Option<DateTime<Utc>>,
+    /// Only records at or above this level.
+    #[arg(long)]
+    level: Option<Level>,
+    /// Only records from this source.
+    #[arg(long)]
+    source: Option<String>,
+    /// Only records of this category.
+    #[arg(long)]
+    category: Option<Category>,
+    /// Only records whose message matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    grep: Option<Regex>,
+    /// Publish the records to Kafka as ls-ship does (topic by category, key, id and origin headers) instead of printing them; exit 1 if any is not delivered.
+    #[arg(long)]
+    to_kafka: bool,
+    /// With --to-kafka: the topic for each record; {category} is replaced by the record's category.
+    #[arg(long, default_value = "logs.{category}", value_parser = TopicTemplate::new, requires = "to_kafka")]
+    topic_template: TopicTemplate,
+    /// With --to-kafka: the record field used as the message key: source, id, category or an extra field.
+    #[arg(long, default_value = "source", requires = "to_kafka")]
+    key_field: String,
+    #[command(flatten)]
+    broker: BrokerArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,39 +134,15 @@ enum LsnCommand {
     },
 }
 
+/// Records handed to Kafka and not yet acknowledged, at most, under --to-kafka: bounds memory
+/// while the archive is read faster than the broker takes it.
+const REPLAY_MAX_IN_FLIGHT: usize = 100_000;
+
 fn main() -> ExitCode {
     let args: Args = cli::parse();
     cli::run("ls-recover", &args.common, || match args.command {
         Command::Spool { spool, to, dry_run } => run_spool(&spool, &to, dry_run),
-        Command::Replay {
-            sources,
-            since,
-            until,
-            level,
-            source,
-            category,
-            grep,
-        } => {
-            let filter = ReplayFilter {
-                since,
-                until,
-                level,
-                source,
-                category,
-                grep,
-            };
-            let mut out = RecordWriter::new(std::io::stdout().lock());
-            let stats = recover::replay::replay(&sources, &filter, &mut out)?;
-            log::info!(
-                "replayed {} of {} records from {} files ({} bad lines, {} files skipped)",
-                stats.written,
-                stats.records,
-                stats.files,
-                stats.bad_lines,
-                stats.skipped_files
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Replay(replay) => run_replay(*replay),
         Command::Lsn { lsn_dir, command } => {
             let Some(dir) = lsn_dir else {
                 anyhow::bail!("no LSN store given: pass --lsn-dir DIR or set LOGSPHERE_LSN_DIR");
@@ -161,6 +154,66 @@ fn main() -> ExitCode {
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     cli::time::parse_time(text, Utc::now())
+}
+
+fn run_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let filter = ReplayFilter {
+        since: args.since,
+        until: args.until,
+        level: args.level,
+        source: args.source,
+        category: args.category,
+        grep: args.grep,
+    };
+    if !args.to_kafka {
+        let mut out = RecordWriter::new(std::io::stdout().lock());
+        let stats = recover::replay::replay(&args.sources, &filter, &mut out)?;
+        log::info!(
+            "replayed {} of {} records from {} files ({} bad lines, {} files skipped)",
+            stats.written,
+            stats.records,
+            stats.files,
+            stats.bad_lines,
+            stats.skipped_files
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let options = ShipOptions {
+        topics: args.topic_template,
+        key_field: args.key_field,
+        lsn_dir: None,
+        dead_letter: None,
+        max_in_flight: REPLAY_MAX_IN_FLIGHT,
+        progress: true,
+    };
+    let shutdown = Shutdown::install()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (stats, report) = runtime.block_on(recover::replay::replay_to_kafka(
+        args.sources,
+        filter,
+        &args.broker,
+        options,
+        &shutdown,
+    ))?;
+    log::info!(
+        "published {} of {} replayed records to Kafka ({} read from {} files, {} bad lines, {} files skipped)",
+        report.delivered,
+        stats.written,
+        stats.records,
+        stats.files,
+        stats.bad_lines,
+        stats.skipped_files
+    );
+    if !report.all_delivered() {
+        anyhow::bail!(
+            "{} of {} replayed records could not be delivered to Kafka",
+            report.failed,
+            report.sent
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_spool(spool: &std::path::Path, to: &str, dry_run: bool) -> anyhow::Result<ExitCode> {

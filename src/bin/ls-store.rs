@@ -1,37 +1,53 @@
-//! ls-store: stores records in MongoDB (the default mode, reading JSON lines from stdin) and
-//! queries them back (`ls-store query`).
+//! ls-store: stores records in MongoDB (the default mode, reading JSON lines from stdin or a
+//! Kafka consumer group) and queries them back (`ls-store query`).
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use logsphere::cli::{self, CommonArgs, Shutdown};
+use logsphere::input::InputArgs;
+use logsphere::kafka::args::BrokerArgs;
 use logsphere::mongo::Target;
 use logsphere::mongo::indexes::{self, IndexPlan};
 use logsphere::mongo::ingest::{self, IngestOptions};
 use logsphere::mongo::query::{self, Output, Query, StatsBy};
+use logsphere::mongo::resume;
 use logsphere::mongo::writer::{Store, WriterOptions};
 use logsphere::record::Level;
 use mongodb::options::Acknowledgment;
 
+const EXAMPLES: &str = "\
+Examples:
+  ls-tail --lsn-dir /var/lib/logsphere/lsn /var/log/app | ls-store --lsn-dir /var/lib/logsphere/lsn
+  ls-store --brokers kafka:9092 --topic logs.error,logs.app --group ls-store -X group.instance.id=store-1
+  ls-store query --since 15m --level ERROR+ --source web-1 --table";
+
 const GUARANTEE: &str = "\
 Exactly once: each record id is stored at most once (it is the document's _id; a duplicate-key
-result counts as already stored), and the LSN store (--lsn-dir) only advances past a record once
-MongoDB acknowledged it with the write concern (majority by default). A crash or an outage only
-makes records be read and written again, which stores nothing twice. Records at or above
---critical-level are written in multi-document transactions together with the consumer's
-progress (collection `progress`), so they appear all at once or not at all. MongoDB down or
-failing over: ls-store waits and retries with backoff, reading stops (backpressure) and nothing
-advances; nothing is dropped. A document MongoDB refuses for good goes to --dead-letter FILE with
-the reason (without it, ls-store stops with exit 1). With --time-series, MongoDB does not enforce
-unique ids: at least once.";
+result counts as already stored), and nothing moves past a record (Kafka offsets, the LSN store
+with --lsn-dir) before MongoDB acknowledged it with the write concern (majority by default). A
+crash, kill -9 or an outage only makes records be read and written again, which stores nothing
+twice. Records at or above --critical-level are written in multi-document transactions; with
+--group, each batch's offsets go into the collection `progress` (_id GROUP/TOPIC/PARTITION, the
+next offset to read) in the same transaction, once every earlier batch is stored, and are
+committed to Kafka after it. A partition resumes at that stored progress when it is ahead of the
+group's committed offset, so the critical records of every committed transaction are never read
+again. After a kill -9, give members static membership (-X group.instance.id=NAME) so that a
+restart gets its partitions at once; transactions a killed ls-store left open in MongoDB are
+aborted when ls-store starts and at each partition assignment. MongoDB down or failing over: ls-store waits and
+retries with backoff, reading stops (backpressure) and nothing advances; nothing is dropped. A
+document MongoDB refuses for good goes to --dead-letter FILE with the reason (without it,
+ls-store stops with exit 1). With --time-series, MongoDB does not enforce unique ids: at least
+once.";
 
 /// Stores log records in MongoDB, exactly once, and queries them for incident investigation.
 ///
-/// Without a subcommand, reads JSON-line records from stdin and stores them.
+/// Without a subcommand, reads JSON-line records from stdin (or from Kafka with --topic) and
+/// stores them.
 #[derive(Parser)]
-#[command(name = "ls-store", version, after_long_help = GUARANTEE)]
+#[command(name = "ls-store", version, after_help = EXAMPLES, after_long_help = GUARANTEE)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -39,6 +55,10 @@ struct Cli {
     connect: ConnectArgs,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    broker: BrokerArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -174,6 +194,11 @@ fn parse_write_concern(text: &str) -> Result<Acknowledgment, String> {
 
 fn main() -> ExitCode {
     let cli: Cli = logsphere::cli::parse();
+    if let Err(message) = cli.input.validate() {
+        Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
     cli::run("ls-store", &cli.common, || {
         let target = cli.connect.target()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -182,12 +207,17 @@ fn main() -> ExitCode {
             .context("cannot start the async runtime")?;
         match cli.command {
             Some(Command::Query(args)) => runtime.block_on(run_query(&target, args)),
-            None => runtime.block_on(run_store(&target, cli.store)),
+            None => runtime.block_on(run_store(&target, cli.store, &cli.input, &cli.broker)),
         }
     })
 }
 
-async fn run_store(target: &Target, args: StoreArgs) -> Result<ExitCode> {
+async fn run_store(
+    target: &Target,
+    args: StoreArgs,
+    input: &InputArgs,
+    broker: &BrokerArgs,
+) -> Result<ExitCode> {
     let shutdown = Shutdown::install().context("cannot install the signal handlers")?;
     let writer_options = WriterOptions {
         write_concern: args.write_concern,
@@ -199,19 +229,25 @@ async fn run_store(target: &Target, args: StoreArgs) -> Result<ExitCode> {
         time_series: args.time_series,
     };
     indexes::ensure(&store.logs(), &plan).await?;
+    if let Err(e) = store.abort_abandoned_transactions().await {
+        log::warn!(
+            "cannot abort the transactions other writers left open ({e:#}): MongoDB ends them after its transaction lifetime limit"
+        );
+    }
     let options = IngestOptions {
         batch_docs: args.batch as usize,
         in_flight: args.in_flight as usize,
         linger: Duration::from_millis(args.linger_ms),
         critical_level: args.critical_level,
         lsn_dir: args.lsn_dir,
+        group: input.group.clone(),
     };
-    let stdin = std::io::BufReader::with_capacity(1 << 20, std::io::stdin());
-    let stats = ingest::run(store, stdin, options, shutdown).await?;
+    let source = resume::open_input(&store, input, broker)?;
+    let stats = ingest::run(store, source, options, shutdown).await?;
     log::info!(
-        "read {} records ({} bad lines skipped): {} stored, {} already stored, {} dead-lettered, into {}",
+        "read {} records ({} bad records skipped): {} stored, {} already stored, {} dead-lettered, into {}",
         stats.records,
-        stats.bad_lines,
+        stats.bad_records,
         stats.stored.inserted,
         stats.stored.duplicates,
         stats.stored.rejected,

@@ -9,16 +9,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use logsphere::cli::time::parse_duration;
 use logsphere::cli::{self, CommonArgs, EXIT_USAGE, Shutdown};
 use logsphere::input::InputArgs;
 use logsphere::kafka::args::BrokerArgs;
+use logsphere::kafka::producer::TopicTemplate;
 use logsphere::record::Level;
 use logsphere::rules::exec::ExecConfig;
 use logsphere::rules::stats::StatsFormat;
 use logsphere::rules::watch::{self, WatchConfig};
 use logsphere::rules::{
-    EngineOptions, RuleSet, TimeMode, absent_flag, critical_at, default_rules, parse_duration,
-    rules_from_json, threshold_flag,
+    EngineOptions, RuleSet, TimeMode, absent_flag, critical_at, default_rules, rules_from_json,
+    threshold_flag,
 };
 
 const EXAMPLES: &str = "\
@@ -30,7 +32,8 @@ Examples:
   ls-watch --threshold 'ERROR+ >100 in 1m by source' --critical-at CRITICAL --absent '5m by source'
   ls-watch --rules rules.json --exec /usr/local/bin/page-oncall --team ops
   ls-watch --backtest --threshold 'ERROR+ >50 in 5m' < history.jsonl
-  ls-watch --brokers kafka:9092 --topic logs.error --group watch --alerts alerts.jsonl";
+  ls-watch --brokers kafka:9092 --topic logs.error --group watch --alerts alerts.jsonl
+  ls-watch --brokers kafka:9092 --topic logs.error --group watch --alerts-topic alerts";
 
 /// Raise alerts from JSON-line records on stdin: alerts are JSON lines on stdout.
 #[derive(Debug, Parser)]
@@ -92,6 +95,12 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     alerts: Option<PathBuf>,
 
+    /// Also produce each alert to this Kafka topic (acks=all, keyed by the alert name), on
+    /// --brokers; an alert not delivered within -X message.timeout.ms (30 s) is reported and
+    /// ls-watch exits 1 at the end.
+    #[arg(long, value_name = "TOPIC", value_parser = alerts_topic)]
+    alerts_topic: Option<String>,
+
     /// Commands running at once for --exec.
     #[arg(long, value_name = "N", default_value_t = 4)]
     exec_concurrency: usize,
@@ -112,6 +121,14 @@ struct Args {
     /// shell. Takes the rest of the command line: put it last.
     #[arg(long, value_name = "CMD", num_args = 1.., allow_hyphen_values = true)]
     exec: Vec<String>,
+}
+
+/// A legal Kafka topic name, without the {category} of a topic template.
+fn alerts_topic(name: &str) -> Result<String, String> {
+    if name.contains('{') {
+        return Err(format!("{name:?} is not a Kafka topic name"));
+    }
+    TopicTemplate::new(name).map(|_| name.to_string())
 }
 
 /// The rules the flags ask for; the seed's defaults when none are given.
@@ -184,6 +201,10 @@ fn main() -> ExitCode {
                 concurrency: args.exec_concurrency,
                 timeout: args.exec_timeout,
             }),
+            alerts_topic: args
+                .alerts_topic
+                .clone()
+                .map(|topic| (topic, args.broker.clone())),
             stats: args.stats.map(|every| (every, stats_format)),
         };
         let shutdown = Shutdown::install().context("cannot install the signal handlers")?;
@@ -211,6 +232,14 @@ fn main() -> ExitCode {
                 "{} records arrived more than --lateness {:?} out of order and were not counted in windows",
                 summary.late,
                 args.lateness
+            );
+        }
+        if summary.undelivered > 0 {
+            anyhow::bail!(
+                "{} of {} alerts could not be delivered to Kafka topic {} (the other outputs got every alert)",
+                summary.undelivered,
+                summary.alerts,
+                args.alerts_topic.as_deref().unwrap_or_default()
             );
         }
         Ok(ExitCode::SUCCESS)

@@ -5,29 +5,31 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
-/// Parses a length of time: a number and a unit, `s`, `m`, `h`, `d` or `w` (`90s`, `15m`, `30d`).
+/// Parses a length of time: a number and a unit, `ms`, `s`, `m`, `h`, `d` or `w` (`500ms`,
+/// `90s`, `15m`, `30d`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    const UNITS: &str = "ms, s, m, h, d or w";
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} lacks a unit: use s, m, h, d or w, as in 15m"))?;
+        .ok_or_else(|| format!("{text:?} lacks a unit: use {UNITS}, as in 15m"))?;
     let (number, unit) = text.split_at(split);
     let number: u64 = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a number followed by s, m, h, d or w"))?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {text:?}: use s, m, h, d or w"
-            ));
-        }
+        .map_err(|_| format!("{text:?} is not a number followed by {UNITS}"))?;
+    let millis: u64 = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return Err(format!("unknown unit {unit:?} in {text:?}: use {UNITS}")),
     };
-    Ok(Duration::from_secs(number * seconds))
+    number
+        .checked_mul(millis)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("{text:?} is too long a duration"))
 }
 
 /// Parses a time bound: a duration back from `now` (`15m`), or a time: RFC 3339, the same
@@ -79,6 +81,11 @@ mod tests {
 
     #[test]
     fn durations_and_times_parse() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("5").unwrap_err().contains("unit"));
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("-1s").is_err());
         let now = Utc.with_ymd_and_hms(2026, 11, 22, 10, 30, 0).unwrap();
         assert_eq!(
             parse_duration("30d").unwrap(),

@@ -9,10 +9,14 @@
 //! `LOGSPHERE_KAFKA_SSL_KEY_PASSWORD` set `sasl.username`, `sasl.password`, `ssl.key.password`.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use rdkafka::ClientConfig;
+use rdkafka::client::Client;
+use rdkafka::{ClientConfig, ClientContext};
+
+use crate::cli::time::parse_duration;
 
 /// Environment variables that carry secrets, and the librdkafka key each one sets.
 const SECRET_ENV: [(&str, &str); 3] = [
@@ -22,7 +26,7 @@ const SECRET_ENV: [(&str, &str); 3] = [
 ];
 
 /// Where the brokers are and how to talk to them.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct BrokerArgs {
     /// Kafka bootstrap servers, host:port[,host:port...].
     #[arg(long, env = "LOGSPHERE_BROKERS", value_name = "HOST:PORT,...")]
@@ -35,6 +39,21 @@ pub struct BrokerArgs {
     /// A file of librdkafka settings, one key=value per line (# comments): the place for secrets.
     #[arg(long, env = "LOGSPHERE_KAFKA_CONFIG_FILE", value_name = "FILE")]
     pub kafka_config_file: Option<PathBuf>,
+
+    /// How long to wait at start for a broker to answer before giving up (later outages are waited out).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+}
+
+impl Default for BrokerArgs {
+    fn default() -> BrokerArgs {
+        BrokerArgs {
+            brokers: None,
+            settings: Vec::new(),
+            kafka_config_file: None,
+            connect_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 impl BrokerArgs {
@@ -44,6 +63,16 @@ impl BrokerArgs {
             brokers: Some(brokers.to_string()),
             ..BrokerArgs::default()
         }
+    }
+
+    /// Fails with one clear line when no broker of `config` answers within `--connect-timeout`.
+    pub(crate) fn ensure_reachable<C: ClientContext>(
+        &self,
+        client: &Client<C>,
+        config: &ClientConfig,
+    ) -> Result<()> {
+        let brokers = config.get("bootstrap.servers").unwrap_or_default();
+        super::ensure_reachable(client, brokers, self.connect_timeout)
     }
 
     /// True when the user named brokers (or a config file that may name them).
@@ -129,6 +158,7 @@ mod tests {
             brokers: Some("b:9092".into()),
             settings: vec![("linger.ms".into(), "9".into())],
             kafka_config_file: Some(file),
+            ..BrokerArgs::default()
         };
         let config = args
             .client_config(&[("linger.ms", "5"), ("acks", "all")])

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer,
 };
@@ -121,6 +122,9 @@ struct InputContext {
     /// so that a rebalance does not re-read or skip.
     seen: Mutex<HashSet<(String, i32)>>,
     assigned: Mutex<BTreeSet<(String, i32)>>,
+    /// The offsets the start-offsets hook set at the last assignment: where a partition starts
+    /// until its first record is read.
+    hook_starts: Mutex<HashMap<(String, i32), i64>>,
 }
 
 impl InputContext {
@@ -143,7 +147,12 @@ impl InputContext {
             }
         }
         if let Some(hook) = &self.start_offsets {
+            let mut hook_starts = self.hook_starts.lock().expect("hook starts lock");
+            for tp in &partitions {
+                hook_starts.remove(tp);
+            }
             for (topic, partition, offset) in hook(&partitions) {
+                hook_starts.insert((topic.clone(), partition), offset);
                 starts.insert((topic, partition), Offset::Offset(offset));
             }
         }
@@ -163,8 +172,12 @@ impl ClientContext for InputContext {
             KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
         );
         if !end_of_partition {
-            log::error!("Kafka: {error}: {reason}");
+            super::log_client_error(log::Level::Warn, &error, reason);
         }
+    }
+
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        super::log_librdkafka(level, facility, message);
     }
 }
 
@@ -274,10 +287,12 @@ impl KafkaConsumer {
             start_offsets,
             seen: Mutex::default(),
             assigned: Mutex::default(),
+            hook_starts: Mutex::default(),
         };
         let consumer: StreamConsumer<InputContext> = config
             .create_with_context(context)
             .context("cannot create the Kafka consumer")?;
+        broker.ensure_reachable(consumer.client(), &config)?;
         if options.group.is_some() {
             let topics: Vec<&str> = options.topics.iter().map(String::as_str).collect();
             consumer
@@ -355,7 +370,7 @@ impl KafkaConsumer {
                     {
                         return Err(e).context("cannot consume");
                     }
-                    log::warn!("Kafka consumer: {e}");
+                    super::log_client_error(log::Level::Warn, &e, "");
                     continue;
                 }
                 Ok(Ok(message)) => message,
@@ -482,14 +497,26 @@ impl KafkaConsumer {
                         elem.partition()
                     )
                 })?;
+            let hook_start = self
+                .consumer
+                .context()
+                .hook_starts
+                .lock()
+                .expect("hook starts lock")
+                .get(&(elem.topic().to_string(), elem.partition()))
+                .copied();
             let position = match elem.offset() {
                 Offset::Offset(o) => o,
-                // Nothing read yet: where the partition starts is the committed offset, if any.
-                _ => committed
-                    .as_ref()
-                    .and_then(|c| c.find_partition(elem.topic(), elem.partition()))
-                    .and_then(|e| e.offset().to_raw())
-                    .filter(|o| *o >= 0)
+                // Nothing read yet: the partition starts where the hook said, else at the
+                // committed offset, if any.
+                _ => hook_start
+                    .or_else(|| {
+                        committed
+                            .as_ref()
+                            .and_then(|c| c.find_partition(elem.topic(), elem.partition()))
+                            .and_then(|e| e.offset().to_raw())
+                            .filter(|o| *o >= 0)
+                    })
                     .unwrap_or(low),
             };
             if position < high {

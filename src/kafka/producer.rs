@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext, PurgeConfig};
@@ -163,7 +164,12 @@ struct ShipContext {
 
 impl ClientContext for ShipContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        log::warn!("Kafka: {error}: {reason} (retrying; nothing is dropped)");
+        let detail = format!("{reason} (retrying; nothing is dropped)");
+        super::log_client_error(log::Level::Warn, &error, &detail);
+    }
+
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        super::log_librdkafka(level, facility, message);
     }
 }
 
@@ -269,6 +275,7 @@ impl Shipper {
         let config = broker.client_config(&PRODUCER_DEFAULTS)?;
         let context = ShipContext::default();
         let producer = create_producer(&config, &context)?;
+        broker.ensure_reachable(producer.client(), &config)?;
         let lsn = match &options.lsn_dir {
             Some(dir) => Some(LsnStore::open(dir)?),
             None => None,

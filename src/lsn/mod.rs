@@ -302,23 +302,34 @@ fn take_lock(dir: &Path) -> Result<File> {
         .write(true)
         .open(&path)
         .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {
-            file.set_len(0)?;
-            file.write_all(format!("{}\n", std::process::id()).as_bytes())?;
-            Ok(file)
-        }
-        Err(fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            bail!(
-                "the LSN store {} is in use by another process (pid {}); stop it, or use a reader command",
-                dir.display(),
-                holder.trim()
-            )
-        }
-        Err(fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+    let own_pid = std::process::id().to_string();
+    let started = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => {
+                file.set_len(0)?;
+                file.write_all(format!("{own_pid}\n").as_bytes())?;
+                return Ok(file);
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                file.seek(SeekFrom::Start(0))?;
+                let _ = file.read_to_string(&mut holder);
+                // Held under our own pid: a store of this process was just closed, but a child
+                // forked at that moment holds the lock until its exec closes the descriptor.
+                if holder.trim() == own_pid && started.elapsed() < Duration::from_secs(2) {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+                bail!(
+                    "the LSN store {} is in use by another process (pid {}); stop it, or use a reader command",
+                    dir.display(),
+                    holder.trim()
+                )
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
         }
     }
 }

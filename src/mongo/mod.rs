@@ -3,8 +3,11 @@
 //! - [`doc`]: a record as a document (`_id` = record id, timestamp as a BSON date).
 //! - [`writer`]: unordered idempotent bulk inserts, transactions for critical records with the
 //!   consumer's progress, retries while MongoDB is away, the dead-letter file.
-//! - [`ingest`]: the streaming loop from an input to the writer, with batching, several batches
-//!   in flight, and the LSN store advanced after commit.
+//! - [`ingest`]: the streaming loop from the shared input (stdin or a Kafka consumer group) to
+//!   the writer, with batching, several batches in flight, offsets committed and the LSN store
+//!   advanced after commit.
+//! - [`resume`]: where a consumer group member resumes: the progress stored with the critical
+//!   records, or the group's committed offsets when further on.
 //! - [`indexes`]: the indexes queries need, an optional TTL, an optional time-series collection.
 //! - [`query`]: the incident-investigation queries of `ls-store query`.
 //!
@@ -26,22 +29,32 @@
 //!    MongoDB refuses for good is written, with the reason, to the dead-letter file (synced)
 //!    before progress moves past it; without `--dead-letter` the writer stops instead.
 //! 3. **Critical records atomically with progress.** Records at or above the critical level
-//!    (ERROR by default) are inserted in multi-document transactions; the batch's progress
-//!    (`progress` collection: `{_id: <stream key>, offset}`) is written in the last of them, after
-//!    the batch's non-critical records are acknowledged. So stored progress always means that
-//!    everything before it is stored, and a critical batch is visible entirely or not at all:
-//!    an aborted or interrupted transaction leaves nothing behind.
+//!    (ERROR by default) are inserted in multi-document transactions; with a Kafka consumer
+//!    group, the batch's offsets (`progress` collection: `{_id: "<group>/<topic>/<partition>",
+//!    offset}`, the next offset to read) are written in the last of them, after the batch's
+//!    non-critical records are acknowledged and after every earlier batch is stored. So stored
+//!    progress always means that everything before it is stored, and a batch's critical records
+//!    (up to 5,000 per transaction) and the offsets that cover them are visible together or not
+//!    at all: an aborted or interrupted transaction leaves nothing behind. The group's offsets
+//!    are committed to Kafka only after that transaction, in batch order.
+//! 4. **Resuming.** A partition resumes at its stored progress when that is ahead of the group's
+//!    committed offset, else at the committed offset ([`resume`]). Both only name stored records,
+//!    so nothing is skipped; after a crash the critical records of every committed transaction
+//!    are not even read again, and what is read again (the batches in flight at the crash) is
+//!    deduplicated by id (1.).
 //!
-//! Together: the collection ends up holding each delivered record exactly once. What is *not*
-//! promised: a record refused for good is in the dead-letter file, not in the collection; a
-//! reader may see a non-critical batch partly written while it is in flight; with
-//! `--time-series` MongoDB does not enforce unique `_id`s, so a replay can store a record twice
-//! (at least once).
+//! Together: the collection ends up holding each delivered record exactly once, across crashes
+//! (`kill -9` included), restarts and failovers. What is *not* promised: a record refused for
+//! good is in the dead-letter file, not in the collection; a reader may see a non-critical batch
+//! partly written while it is in flight; with `--time-series` MongoDB does not enforce unique
+//! `_id`s, so a replay can store a record twice (at least once); Kafka without `--group` commits
+//! and stores no progress (every run reads the whole topic, deduplicated by id).
 
 pub mod doc;
 pub mod indexes;
 pub mod ingest;
 pub mod query;
+pub mod resume;
 pub mod writer;
 
 use anyhow::{Context, Result, bail};
@@ -66,6 +79,12 @@ impl Target {
     /// A client for the deployment. Connecting is lazy: a server that is down is waited for by
     /// the first operation.
     pub async fn client(&self) -> Result<Client> {
+        self.client_named("ls-store").await
+    }
+
+    /// Like [`client`](Self::client), with the application name MongoDB shows for its
+    /// operations and sessions (unless the URI sets `appName`).
+    pub async fn client_named(&self, app_name: &str) -> Result<Client> {
         if !self.uri.starts_with("mongodb://") && !self.uri.starts_with("mongodb+srv://") {
             bail!(
                 "the MongoDB URI {} does not start with mongodb:// (give --mongo, LOGSPHERE_MONGO_URI or --mongo-uri-file)",
@@ -76,7 +95,7 @@ impl Target {
             .await
             .map_err(|e| anyhow::anyhow!("{}", redact_error(&e)))
             .with_context(|| format!("invalid MongoDB URI {}", self.display()))?;
-        options.app_name.get_or_insert_with(|| "ls-store".into());
+        options.app_name.get_or_insert_with(|| app_name.into());
         // Fail a server selection within seconds so that the writer's own retry loop, which
         // says what it is waiting for, takes over.
         options
@@ -104,6 +123,16 @@ pub fn redact_uri(uri: &str) -> String {
 /// A driver error as text, with anything that looks like a connection string redacted: the
 /// driver's messages may quote the URI it was given.
 pub fn redact_error(error: &mongodb::error::Error) -> String {
+    if let mongodb::error::ErrorKind::ServerSelection { message, .. } = &*error.kind {
+        // The driver's message dumps its whole topology; the first server's error is the news.
+        let cause = message
+            .split_once("Error: Kind: ")
+            .and_then(|(_, rest)| rest.split(", labels").next())
+            .unwrap_or("no answer");
+        return format!(
+            "no MongoDB server answered ({cause}): check the hosts in the URI and that MongoDB runs there"
+        );
+    }
     error
         .to_string()
         .split(' ')

@@ -98,13 +98,28 @@ pub struct Store {
     progress: Collection<Document>,
     write_concern: WriteConcern,
     dead_letter: Option<Arc<Mutex<DeadLetter>>>,
+    /// What the application names of all writers of this collection start with.
+    app_prefix: String,
+    /// This writer's application name: the prefix and something unique to the process.
+    app_name: String,
 }
 
 impl Store {
     /// Opens the collections of `target`. Nothing is sent yet: a server that is down is waited
     /// for by the first write.
     pub async fn open(target: &Target, options: &WriterOptions) -> Result<Store> {
-        let client = target.client().await?;
+        // The application name tells which process left a transaction open (see
+        // `abort_abandoned_transactions`): the writers of one collection share a prefix.
+        let app_prefix = format!(
+            "ls-store {:016x} ",
+            xxhash_rust::xxh3::xxh3_64(format!("{}.{}", target.db, target.collection).as_bytes())
+        );
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let app_name = format!("{app_prefix}{}-{nanos}", std::process::id());
+        let client = target.client_named(&app_name).await?;
         let write_concern = WriteConcern::builder()
             .w(options.write_concern.clone())
             .build();
@@ -121,6 +136,8 @@ impl Store {
             progress,
             write_concern,
             dead_letter,
+            app_prefix,
+            app_name,
         })
     }
 
@@ -254,6 +271,41 @@ impl Store {
     pub async fn stored_progress(&self, key: &str) -> Result<Option<i64>> {
         let found = retry(|| self.progress.find_one(doc! {"_id": key})).await?;
         Ok(found.and_then(|d| d.get_i64("offset").ok()))
+    }
+
+    /// Aborts the idle transactions of the other writers of this collection. A writer killed in
+    /// a transaction leaves it open on the server, holding its documents and progress, until
+    /// MongoDB's transaction lifetime limit (60 s by default) ends it; its successor's
+    /// transactions on the same records or progress meanwhile fail with write conflicts.
+    /// Aborting one is what the crash would have done had the server noticed; a live writer
+    /// that loses a transaction this way just retries it. Returns how many were aborted.
+    pub async fn abort_abandoned_transactions(&self) -> Result<usize> {
+        let admin = self.client.database("admin");
+        let pipeline = [
+            doc! {"$currentOp": {"idleSessions": true, "allUsers": false}},
+            doc! {"$match": {
+                "type": "idleSession",
+                "transaction": {"$exists": true},
+                "appName": {"$regex": format!("^{}", regex::escape(&self.app_prefix)), "$ne": &self.app_name},
+            }},
+            doc! {"$project": {"lsid.id": 1}},
+        ];
+        let mut cursor = retry(|| admin.aggregate(pipeline.clone())).await?;
+        let mut sessions = Vec::new();
+        while cursor.advance().await? {
+            let op = cursor.deserialize_current()?;
+            if let Ok(lsid) = op.get_document("lsid")
+                && let Some(id) = lsid.get("id")
+            {
+                sessions.push(doc! {"id": id.clone()});
+            }
+        }
+        if !sessions.is_empty() {
+            let count = sessions.len();
+            retry(|| admin.run_command(doc! {"killSessions": sessions.clone()})).await?;
+            log::info!("aborted {count} transactions left open by another ls-store");
+        }
+        Ok(sessions.len())
     }
 
     fn dead_letter(&self, doc: &RawDocumentBuf, reason: &str) -> Result<()> {

@@ -7,18 +7,25 @@
 //! (including in-progress `_` and `.` files) are skipped. Only JSON-lines archives (`.jsonl`,
 //! `.jsonl.gz`) hold whole records; `--format raw` archives hold messages only and are skipped
 //! with a warning.
+//!
+//! `--to-kafka` re-publishes the records instead, through ls-ship's own shipping loop
+//! ([`replay_to_kafka`]).
 
 use std::io::{BufReader, Read, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
 use crate::archive::naming::{Entry, relative_path};
 use crate::archive::target::{Target, open_target};
+use crate::cli::Shutdown;
 use crate::cli::diag::BadInputReporter;
-use crate::record::{Category, Level, Record, RecordReader, RecordWriter};
+use crate::input::Input;
+use crate::kafka::args::BrokerArgs;
+use crate::kafka::producer::{ShipOptions, ShipReport, ship};
+use crate::record::{Category, Level, Record, RecordLine, RecordReader, RecordWriter};
 use crate::tail::glob::{Glob, is_pattern};
 
 /// Which records come out.
@@ -59,8 +66,17 @@ pub struct ReplayStats {
 
 /// Opens a location to read from: unlike a writer, a reader never creates a missing directory.
 fn open_for_reading(location: &str) -> Result<Box<dyn Target>> {
-    if !location.contains("://") && !Path::new(location).exists() {
-        anyhow::bail!("{location}: no such file or directory");
+    if !location.contains("://") {
+        let path = Path::new(location);
+        if !path.exists() {
+            anyhow::bail!("{location}: no such file or directory");
+        }
+        if !path.is_dir() {
+            anyhow::bail!(
+                "{location} is not an archive file (named YYYY-MM-DD.SERIAL.jsonl, maybe .gz) \
+                 nor a directory of them"
+            );
+        }
     }
     open_target(location)
 }
@@ -126,8 +142,26 @@ pub fn replay<W: Write>(
     out: &mut RecordWriter<W>,
 ) -> Result<ReplayStats> {
     let mut stats = ReplayStats::default();
+    replay_each(
+        sources,
+        filter,
+        &mut stats,
+        |record| Ok(out.write(&record)?),
+    )?;
+    out.flush()?;
+    Ok(stats)
+}
+
+/// Replays every SOURCE, handing each record that passes the filter to `emit`; an error from
+/// `emit` ends the replay. `stats` counts what was done, also when an error ends it.
+pub fn replay_each(
+    sources: &[String],
+    filter: &ReplayFilter,
+    stats: &mut ReplayStats,
+    mut emit: impl FnMut(Record) -> Result<()>,
+) -> Result<()> {
     let mut reporter = BadInputReporter::default();
-    for source in sources {
+    let result = sources.iter().try_for_each(|source| {
         let (target, files) = resolve(source).with_context(|| format!("cannot read {source}"))?;
         if files.is_empty() {
             log::warn!("{source}: no archive files there");
@@ -141,25 +175,68 @@ pub fn replay<W: Write>(
             let bytes = target
                 .read(&path)
                 .with_context(|| format!("cannot read {path} in {}", target.describe()))?;
-            let mut records = read_records(
-                &bytes,
-                path.ends_with(".gz"),
-                &path,
-                &mut reporter,
-                &mut stats,
-            )?;
+            let mut records =
+                read_records(&bytes, path.ends_with(".gz"), &path, &mut reporter, stats)?;
             // Time order within a file; records of equal time keep their archive order.
             records.sort_by_key(|r| r.timestamp);
-            for record in records.iter().filter(|r| filter.matches(r)) {
-                out.write(record)?;
+            for record in records.into_iter().filter(|r| filter.matches(r)) {
+                emit(record)?;
                 stats.written += 1;
             }
             stats.files += 1;
         }
-    }
-    out.flush()?;
+        Ok(())
+    });
     stats.bad_lines = reporter.count();
-    Ok(stats)
+    result
+}
+
+/// Replays every SOURCE into Kafka through ls-ship's shipping loop ([`ship`]): the same topics,
+/// keys and headers as ls-ship gives them. Everything handed to the producer is drained before
+/// this returns, also when the replay fails half-way or a stop is asked for.
+pub async fn replay_to_kafka(
+    sources: Vec<String>,
+    filter: ReplayFilter,
+    broker: &BrokerArgs,
+    options: ShipOptions,
+    shutdown: &Shutdown,
+) -> Result<(ReplayStats, ShipReport)> {
+    let (sender, mut input) = Input::channel();
+    // The archive is read on a thread of its own: the HDFS client blocks, the shipping loop is
+    // async.
+    let replaying = std::thread::spawn(move || {
+        let mut stats = ReplayStats::default();
+        let result = replay_each(&sources, &filter, &mut stats, |record| {
+            sender
+                .blocking_send(RecordLine::from(&record))
+                .map_err(|_| anyhow!("the Kafka output stopped"))
+        });
+        (stats, result)
+    });
+    let shipped = ship(&mut input, broker, options, shutdown).await;
+    // Unblocks a replay still sending after the shipping loop stopped.
+    drop(input);
+    let (stats, replayed) = replaying
+        .join()
+        .map_err(|_| anyhow!("the replay thread failed"))?;
+    let report = shipped?;
+    match replayed {
+        Err(_) if shutdown.requested() => {
+            log::warn!(
+                "stopped before the end of the replay: {} records published",
+                report.delivered
+            );
+        }
+        Err(e) => {
+            log::warn!(
+                "{} records were published before the replay failed",
+                report.delivered
+            );
+            return Err(e);
+        }
+        Ok(()) => {}
+    }
+    Ok((stats, report))
 }
 
 fn read_records(

@@ -24,6 +24,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::cli::time::parse_duration;
 use crate::record::Level;
 
 use super::alert::Severity;
@@ -35,31 +36,6 @@ pub const DEFAULT_REALERT: Duration = Duration::from_secs(5 * 60);
 
 /// A list of rules, as ls-watch runs them.
 pub type RuleSet = Vec<Rule>;
-
-/// Parses `500ms`, `10s`, `5m`, `2h`, `1d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = text.split_at(digits);
-    let value: u64 = number.parse().map_err(|_| {
-        format!("{text:?} is not a duration (expected e.g. 500ms, 10s, 5m, 2h, 1d)")
-    })?;
-    let unit_ms = match unit {
-        "ms" => 1,
-        "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => {
-            return Err(format!(
-                "{text:?} has no known unit (expected ms, s, m, h or d, e.g. 5m)"
-            ));
-        }
-    };
-    value
-        .checked_mul(unit_ms)
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("{text:?} is too long a duration"))
-}
 
 /// The seed design's rules: a critical alert at once for any CRITICAL record, and a warning when
 /// more than 100 records at ERROR or above arrive within one minute, all sources together.
@@ -455,16 +431,6 @@ pub fn rules_from_json(text: &str, realert: Option<Duration>) -> Result<RuleSet,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_need_a_unit() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert!(parse_duration("5").unwrap_err().contains("unit"));
-        assert!(parse_duration("m").is_err());
-        assert!(parse_duration("-1s").is_err());
-    }
 
     #[test]
     fn threshold_flag_reads_the_common_case() {

@@ -7,6 +7,7 @@
 //! - [`engine`]: feeds records and clock ticks through the rules and collects alerts.
 //! - [`stats`]: per-level / source / category rates for `--stats`.
 //! - [`exec`]: running a command per alert (`--exec`), never through a shell.
+//! - [`topic`]: producing each alert to a Kafka topic (`--alerts-topic`).
 //! - [`watch`]: the ls-watch stream loop: input, ticks, outputs.
 
 pub mod alert;
@@ -15,13 +16,13 @@ pub mod engine;
 pub mod exec;
 pub mod rule;
 pub mod stats;
+pub mod topic;
 pub mod watch;
 pub mod window;
 
 pub use alert::{Alert, AlertState, Severity};
 pub use config::{
-    RuleSet, absent_flag, critical_at, default_rules, parse_duration, rules_from_json,
-    threshold_flag,
+    RuleSet, absent_flag, critical_at, default_rules, rules_from_json, threshold_flag,
 };
 pub use engine::{Engine, EngineOptions};
 pub use rule::{GroupKey, LevelMatch, Matcher, Rule, RuleKind, WindowKind};

@@ -6,7 +6,7 @@
 //! **Backtest** (`--backtest`, or stdin is a regular file): one thread reads at full speed, on
 //! event time alone, and at the end of the input decides everything up to the last record.
 //! **Kafka** (`--topic`, the shared [`Input`]): like live; a batch's offsets are committed once
-//! the alerts it raised are written out.
+//! the alerts it raised are written out (and, with `--alerts-topic`, delivered or given up on).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -27,6 +27,7 @@ use super::config::RuleSet;
 use super::engine::{Engine, EngineOptions};
 use super::exec::{Exec, ExecConfig};
 use super::stats::{Stats, StatsFormat};
+use super::topic::AlertTopic;
 
 /// Everything ls-watch was asked to do.
 pub struct WatchConfig {
@@ -39,6 +40,8 @@ pub struct WatchConfig {
     /// Append alerts to this file instead of stdout (or stderr with `tee`).
     pub alerts: Option<PathBuf>,
     pub exec: Option<ExecConfig>,
+    /// `--alerts-topic`: also produce each alert to this Kafka topic, on these brokers.
+    pub alerts_topic: Option<(String, BrokerArgs)>,
     /// Write statistics to stderr every interval.
     pub stats: Option<(Duration, StatsFormat)>,
 }
@@ -50,6 +53,8 @@ pub struct Summary {
     pub bad: u64,
     pub late: u64,
     pub alerts: u64,
+    /// Alerts `--alerts-topic` could not deliver.
+    pub undelivered: u64,
 }
 
 /// How often the wall clock is looked at while live.
@@ -77,6 +82,7 @@ struct Outputs {
     records: Option<BufWriter<io::Stdout>>,
     alerts: Box<dyn Write>,
     exec: Option<Exec>,
+    topic: Option<AlertTopic>,
     stats: Option<(Duration, StatsFormat, Stats, Instant)>,
     bad: BadInputReporter,
     summary: Summary,
@@ -102,6 +108,10 @@ impl Outputs {
                 .then(|| BufWriter::with_capacity(INPUT_BUFFER, io::stdout())),
             alerts,
             exec: config.exec.clone().map(Exec::start),
+            topic: match &config.alerts_topic {
+                Some((topic, broker)) => Some(AlertTopic::open(broker, topic)?),
+                None => None,
+            },
             stats: config
                 .stats
                 .map(|(every, format)| (every, format, Stats::default(), Instant::now())),
@@ -133,6 +143,9 @@ impl Outputs {
                 self.alerts
                     .write_all(line.as_bytes())
                     .context("cannot write an alert")?;
+                if let Some(topic) = &mut self.topic {
+                    topic.send(&alert, &line)?;
+                }
                 if let Some(exec) = &self.exec {
                     exec.submit(line);
                 }
@@ -167,6 +180,10 @@ impl Outputs {
         self.flush_records()?;
         if let Some(exec) = self.exec.take() {
             exec.finish();
+        }
+        if let Some(topic) = &self.topic {
+            topic.wait_delivered();
+            self.summary.undelivered = topic.failed();
         }
         self.summary.bad = self.bad.count();
         self.summary.late = engine.late();
@@ -234,6 +251,9 @@ pub fn run_kafka(
             last_tick = Instant::now();
         }
         outputs.emit(&engine)?;
+        if let Some(topic) = &outputs.topic {
+            topic.wait_delivered();
+        }
         // The batch's alerts are out: its records need not be read again.
         input.commit(&batch.token)?;
     };

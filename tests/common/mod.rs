@@ -6,6 +6,9 @@
 //! a service test must never pass without having talked to the service.
 #![allow(dead_code)]
 
+pub mod kafka;
+pub mod private;
+
 /// Returns the value of the service variable `var`, or `None` (after saying so on stderr)
 /// when it is unset outside CI. Under `CI=true` a missing variable is a test failure.
 pub fn service(var: &str) -> Option<String> {
