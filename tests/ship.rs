@@ -243,8 +243,11 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The broker is frozen (SIGSTOP) for 30 s rather than stopped: the test broker loses writes it
+/// has acknowledged when it is stopped (with kafka-python, acks=all: 300 of 40,600 acknowledged
+/// messages were missing after a clean stop and start), which would blame ls-ship for the
+/// broker. A frozen broker answers nothing, as a hung one or one behind a network partition.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails: ~1000 records produced just before the stop are missing afterwards; not yet known whether the test broker lost acknowledged data or ls-ship's producer restart did"]
 async fn a_broker_outage_of_30_seconds_loses_nothing_and_memory_stays_bounded() {
     if common::brokers().is_none() {
         return;
@@ -275,14 +278,14 @@ async fn a_broker_outage_of_30_seconds_loses_nothing_and_memory_stays_bounded() 
     });
 
     std::thread::sleep(Duration::from_secs(3));
-    broker.down();
+    broker.pause();
     let mut peak_rss = 0;
     let outage = Instant::now();
     while outage.elapsed() < Duration::from_secs(30) {
         peak_rss = peak_rss.max(rss_kib(pid));
         std::thread::sleep(Duration::from_millis(200));
     }
-    broker.up();
+    broker.resume();
     writer.join().unwrap();
     let status = child.wait().unwrap();
     let log = std::fs::read_to_string(&log).unwrap();

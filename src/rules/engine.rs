@@ -27,7 +27,7 @@ pub struct EngineOptions {
     pub idle_close: bool,
 }
 
-/// Ids of the most recent records of a group, for an alert's `samples`.
+/// Ids of the most recent records of a group since its last alert, for an alert's `samples`.
 #[derive(Debug, Default)]
 struct Samples {
     ids: Vec<String>,
@@ -47,6 +47,11 @@ impl Samples {
             slot.push_str(id);
         }
         self.next = (self.next + 1) % Self::KEPT;
+    }
+
+    fn clear(&mut self) {
+        self.ids.clear();
+        self.next = 0;
     }
 
     /// Oldest first.
@@ -182,6 +187,8 @@ impl Policy {
             late: group.late,
             suppressed: group.suppressed,
         };
+        // Each alert tells of the records since the group's previous one.
+        group.samples.clear();
         group.late = 0;
         group.suppressed = 0;
         alert
@@ -559,6 +566,8 @@ mod tests {
         assert_eq!(alerts[0].severity, crate::rules::Severity::Critical);
         assert_eq!(alerts[0].samples, vec![format!("a@{}", 2 * S)]);
         assert_eq!(alerts[1].first, Some(3 * S));
+        // Each alert names its own record, not those of the alerts before it.
+        assert_eq!(alerts[1].samples, vec![format!("b@{}", 3 * S)]);
     }
 
     #[test]

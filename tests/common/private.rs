@@ -38,6 +38,37 @@ impl PrivateService {
         self.services("down");
     }
 
+    /// Freezes the service's processes (SIGSTOP): they hold their connections and data but
+    /// answer nothing, as a server that hangs or sits behind a network partition.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets frozen processes run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        for pid in self.pids() {
+            let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+            assert!(status.success(), "kill {signal} {pid}");
+        }
+    }
+
+    /// The processes of the service, from the pid files of its state dir.
+    fn pids(&self) -> Vec<String> {
+        let dir = self.state.path().join(self.name);
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|entry| entry.path().extension().is_some_and(|e| e == "pid"))
+            .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+            .map(|pid| pid.trim().to_string())
+            .collect()
+    }
+
     /// The value of `var` in what `scripts/services env` prints, e.g. `LOGSPHERE_HDFS_URI`.
     pub fn env(&self, var: &str) -> String {
         let env = self.services("env");
@@ -69,6 +100,10 @@ impl PrivateService {
 
 impl Drop for PrivateService {
     fn drop(&mut self) {
+        // A frozen process would not stop on SIGTERM.
+        for pid in self.pids() {
+            let _ = Command::new("kill").args(["-CONT", &pid]).status();
+        }
         // Not `down()`: a failed stop must not turn into a panic while unwinding.
         let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services"))
             .args(["down", self.name])
