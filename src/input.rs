@@ -3,8 +3,13 @@
 //!
 //! The API is async (the stores behind the stages, MongoDB and HDFS, are tokio clients):
 //! [`Input::next_batch`] waits at most the given time, so a stage's own timers (flushes, time
-//! triggers, SIGTERM checks) keep running while no record arrives. Stdin is read by a thread,
-//! so a blocking read never holds the runtime; bad lines and bad messages are reported on stderr
+//! triggers, SIGTERM checks) keep running while no record arrives. Records come as whole
+//! [`Record`]s (`Input`, the default) or, for stages that pass them on without looking into
+//! them, as [`RecordLine`](crate::record::RecordLine)s (`Input<RecordLine>`: the JSON kept, only
+//! the routing fields parsed).
+//! Stdin is read and parsed by a thread, which hands records over in chunks (a channel
+//! operation per record costs as much as parsing it), so a blocking read never holds the
+//! runtime; bad lines and bad messages are reported on stderr
 //! ([`BadInputReporter`](crate::cli::diag::BadInputReporter)) and counted, and never stop the stream.
 //!
 //! Each batch carries a [`CommitToken`]. Offsets are committed only when the stage passes the
@@ -19,7 +24,7 @@
 //! use std::time::Duration;
 //! use logsphere::input::Input;
 //!
-//! let mut input = Input::open(&args, &broker)?;
+//! let mut input: Input = Input::open(&args, &broker)?;
 //! while !shutdown.requested() {
 //!     let Some(batch) = input.next_batch(10_000, Duration::from_millis(200)).await? else {
 //!         break; // end of stdin, or of the topic under --exit-at-end
@@ -34,7 +39,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::io::{self, BufRead};
+use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,11 +53,15 @@ use crate::kafka::args::BrokerArgs;
 pub use crate::kafka::consumer::{
     CommitToken, ConsumerOptions, KafkaConsumer, KafkaOffset, StartFrom, StartOffsets,
 };
-use crate::record::{Record, RecordReader};
+use crate::record::{FromLine, Record, RecordReader};
 
-/// Records a stdin reader may hold ahead of the stage: bounds memory, and stops reading stdin
+/// Records per chunk handed from the stdin thread to the stage, at most.
+const CHUNK: usize = 512;
+/// Chunks a stdin reader may hold ahead of the stage: bounds memory, and stops reading stdin
 /// (backpressure up the pipe) while the stage is busy.
-const LINE_QUEUE: usize = 16 * 1024;
+const CHUNK_QUEUE: usize = 32;
+/// Read buffer of the stdin thread.
+const READ_BUFFER: usize = 256 * 1024;
 
 /// The input flags of consumer stages: stdin unless `--topic` is given.
 #[derive(Debug, Clone, Default, Args)]
@@ -97,23 +106,33 @@ impl InputArgs {
 }
 
 /// A batch of records and the token that commits them.
-#[derive(Debug, Default)]
-pub struct Batch {
-    pub records: Vec<Record>,
+#[derive(Debug)]
+pub struct Batch<T = Record> {
+    pub records: Vec<T>,
     /// Where each record was read, parallel to `records`; empty for stdin.
     pub offsets: Vec<KafkaOffset>,
     pub token: CommitToken,
 }
 
-/// Records from stdin or Kafka.
-pub enum Input {
-    Lines(LineInput),
+impl<T> Default for Batch<T> {
+    fn default() -> Self {
+        Batch {
+            records: Vec::new(),
+            offsets: Vec::new(),
+            token: CommitToken::default(),
+        }
+    }
+}
+
+/// Records (or [`RecordLine`](crate::record::RecordLine)s) from stdin or Kafka.
+pub enum Input<T = Record> {
+    Lines(LineInput<T>),
     Kafka(KafkaConsumer),
 }
 
-impl Input {
+impl<T: FromLine> Input<T> {
     /// Kafka when `--topic` is given, stdin otherwise.
-    pub fn open(args: &InputArgs, broker: &BrokerArgs) -> Result<Input> {
+    pub fn open(args: &InputArgs, broker: &BrokerArgs) -> Result<Input<T>> {
         Self::open_with_start_offsets(args, broker, None)
     }
 
@@ -123,7 +142,7 @@ impl Input {
         args: &InputArgs,
         broker: &BrokerArgs,
         start_offsets: Option<StartOffsets>,
-    ) -> Result<Input> {
+    ) -> Result<Input<T>> {
         if args.topic.is_empty() {
             return Ok(Input::stdin());
         }
@@ -142,31 +161,33 @@ impl Input {
     }
 
     /// JSON lines from stdin.
-    pub fn stdin() -> Input {
-        Input::from_reader(io::BufReader::with_capacity(256 * 1024, io::stdin()))
+    pub fn stdin() -> Input<T> {
+        Input::from_reader(io::stdin())
     }
 
     /// JSON lines from any reader (a file, a test's bytes).
-    pub fn from_reader<R: BufRead + Send + 'static>(reader: R) -> Input {
+    pub fn from_reader<R: Read + Send + 'static>(reader: R) -> Input<T> {
         Input::Lines(LineInput::spawn(reader))
     }
 
     /// Records from the caller's own source (`ls-recover replay --to-kafka` feeds ls-ship's
-    /// loop this way): send them from another thread (`blocking_send`); the input ends when
-    /// the sender is dropped.
-    pub fn channel() -> (mpsc::Sender<Record>, Input) {
-        let (sender, queue) = mpsc::channel(LINE_QUEUE);
+    /// loop this way): send them from another thread ([`RecordSender::blocking_send`]); the
+    /// input ends when the sender is dropped.
+    pub fn channel() -> (RecordSender<T>, Input<T>) {
+        // One record per chunk here: as many records held as the stdin reader may hold.
+        let (sender, queue) = mpsc::channel(CHUNK * CHUNK_QUEUE);
         let input = LineInput {
             queue,
+            received: Vec::new(),
             bad: Arc::default(),
             failure: Arc::default(),
         };
-        (sender, Input::Lines(input))
+        (RecordSender(sender), Input::Lines(input))
     }
 
     /// Up to `max` records, waiting at most `wait` for the first: an empty batch when none came
     /// in time, `None` at the end of the input.
-    pub async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Option<Batch>> {
+    pub async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Option<Batch<T>>> {
         match self {
             Input::Lines(lines) => lines.next_batch(max, wait).await,
             Input::Kafka(consumer) => Ok(consumer.next_batch(max, wait).await?.map(|b| Batch {
@@ -215,62 +236,107 @@ impl Input {
     }
 }
 
-/// Records in a bounded queue: JSON lines read by a thread, or sent by the caller.
-pub struct LineInput {
-    queue: mpsc::Receiver<Record>,
+/// The sending end of [`Input::channel`].
+pub struct RecordSender<T>(mpsc::Sender<Vec<T>>);
+
+impl<T> RecordSender<T> {
+    /// Sends one record, waiting while the input holds as many as it may; fails once the input
+    /// was dropped. Not for use inside the async runtime.
+    pub fn blocking_send(&self, record: T) -> Result<(), mpsc::error::SendError<Vec<T>>> {
+        self.0.blocking_send(vec![record])
+    }
+}
+
+/// Records in a bounded queue of chunks: JSON lines read by a thread, or sent by the caller.
+pub struct LineInput<T> {
+    queue: mpsc::Receiver<Vec<T>>,
+    /// Records received and not handed out yet (a chunk can straddle two batches).
+    received: Vec<T>,
     bad: Arc<AtomicU64>,
     /// The read error that ended the input, if one did.
     failure: Arc<Mutex<Option<io::Error>>>,
 }
 
-impl LineInput {
-    fn spawn<R: BufRead + Send + 'static>(reader: R) -> LineInput {
-        let (sender, queue) = mpsc::channel(LINE_QUEUE);
+impl<T: FromLine> LineInput<T> {
+    fn spawn<R: Read + Send + 'static>(reader: R) -> LineInput<T> {
+        let (sender, queue) = mpsc::channel(CHUNK_QUEUE);
         let bad = Arc::new(AtomicU64::new(0));
         let failure = Arc::new(Mutex::new(None));
         let (bad_count, failure_slot) = (bad.clone(), failure.clone());
         // Detached: a thread blocked in read() on a quiet pipe must not keep the tool alive.
         std::thread::spawn(move || {
-            let mut reader = RecordReader::new(reader);
+            let mut reader = RecordReader::new(io::BufReader::with_capacity(READ_BUFFER, reader));
             let mut reporter = BadInputReporter::default();
+            let mut chunk = Vec::with_capacity(CHUNK);
             loop {
-                match reader.next_record() {
+                let end = match reader.next_as::<T>() {
                     Ok(Some(Ok(record))) => {
-                        if sender.blocking_send(record).is_err() {
-                            return; // the input was dropped
-                        }
+                        chunk.push(record);
+                        false
                     }
                     Ok(Some(Err(bad))) => {
                         reporter.report(&bad);
                         bad_count.store(reporter.count(), Ordering::Relaxed);
+                        false
                     }
-                    Ok(None) => return,
+                    Ok(None) => true,
                     Err(e) => {
                         *failure_slot.lock().expect("failure lock") = Some(e);
-                        return;
+                        true
                     }
+                };
+                // Hand over when full, at the end, or when the next read would wait for more
+                // input: a quiet pipe never holds records back.
+                let hand_over = chunk.len() >= CHUNK || end || reader.get_ref().buffer().is_empty();
+                if hand_over
+                    && !chunk.is_empty()
+                    && sender
+                        .blocking_send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                        .is_err()
+                {
+                    return; // the input was dropped
+                }
+                if end {
+                    return;
                 }
             }
         });
         LineInput {
             queue,
+            received: Vec::new(),
             bad,
             failure,
         }
     }
 
-    async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Option<Batch>> {
-        let mut records = Vec::with_capacity(max.min(LINE_QUEUE));
-        match tokio::time::timeout(wait, self.queue.recv_many(&mut records, max)).await {
-            Err(_elapsed) => Ok(Some(Batch::default())),
-            Ok(0) => match self.failure.lock().expect("failure lock").take() {
-                Some(e) => Err(anyhow::Error::new(e).context("cannot read the input")),
-                None => Ok(None),
-            },
-            Ok(_) => Ok(Some(Batch {
-                records,
-                ..Batch::default()
-            })),
+    async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Option<Batch<T>>> {
+        if self.received.is_empty() {
+            match tokio::time::timeout(wait, self.queue.recv()).await {
+                Err(_elapsed) => return Ok(Some(Batch::default())),
+                Ok(None) => {
+                    return match self.failure.lock().expect("failure lock").take() {
+                        Some(e) => Err(anyhow::Error::new(e).context("cannot read the input")),
+                        None => Ok(None),
+                    };
+                }
+                Ok(Some(chunk)) => self.received = chunk,
+            }
         }
+        // Take what has already arrived too, up to `max`.
+        while self.received.len() < max {
+            match self.queue.try_recv() {
+                Ok(mut chunk) => self.received.append(&mut chunk),
+                Err(_) => break,
+            }
+        }
+        let rest = if self.received.len() > max {
+            self.received.split_off(max)
+        } else {
+            Vec::new()
+        };
+        Ok(Some(Batch {
+            records: std::mem::replace(&mut self.received, rest),
+            ..Batch::default()
+        }))
     }
 }

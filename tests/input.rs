@@ -74,7 +74,7 @@ async fn stdin_lines_come_in_batches_and_bad_lines_are_counted() {
             text.push_str("not a record\n");
         }
     }
-    let mut input = Input::from_reader(std::io::Cursor::new(text.into_bytes()));
+    let mut input: Input = Input::from_reader(std::io::Cursor::new(text.into_bytes()));
     let mut ids = Vec::new();
     while let Some(batch) = input.next_batch(64, Duration::from_secs(5)).await.unwrap() {
         assert!(batch.records.len() <= 64);
@@ -101,7 +101,7 @@ async fn without_a_group_the_whole_topic_is_read_to_its_end() {
         ..InputArgs::default()
     };
     assert_eq!(args.start_from(), StartFrom::Beginning);
-    let mut input = Input::open(&args, &BrokerArgs::new(&brokers)).unwrap();
+    let mut input: Input = Input::open(&args, &BrokerArgs::new(&brokers)).unwrap();
     let mut seen = HashSet::new();
     let started = Instant::now();
     while let Some(batch) = input
@@ -125,8 +125,8 @@ async fn a_group_splits_partitions_and_a_survivor_takes_over_uncommitted_records
     let topic = common::unique_name("input-group");
     let group = common::unique_name("group");
     create_topic(&brokers, &topic, 4).await;
-    let mut a = Input::open(&group_args(&topic, &group), &broker).unwrap();
-    let mut b = Input::open(&group_args(&topic, &group), &broker).unwrap();
+    let mut a: Input = Input::open(&group_args(&topic, &group), &broker).unwrap();
+    let mut b: Input = Input::open(&group_args(&topic, &group), &broker).unwrap();
 
     // Both members poll until the group has split the four partitions between them.
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -65,7 +65,7 @@ async fn consume_all(brokers: &str, topic: &str) -> Vec<(String, String, u64)> {
         exit_at_end: true,
         ..InputArgs::default()
     };
-    let mut input = Input::open(&args, &BrokerArgs::new(brokers)).unwrap();
+    let mut input: Input = Input::open(&args, &BrokerArgs::new(brokers)).unwrap();
     let mut out = Vec::new();
     while let Some(batch) = input
         .next_batch(10_000, Duration::from_millis(500))

@@ -26,7 +26,7 @@ use super::naming::{self, FileName, Serials};
 use super::recovery;
 use super::spool::Spool;
 use super::target::{Target, TargetFile};
-use crate::record::{Category, Record, write_record};
+use crate::record::{Category, RecordLine};
 
 /// Bytes handed to the target per write call.
 const CHUNK: usize = 1 << 20;
@@ -270,8 +270,8 @@ impl<T> Roller<T> {
     }
 
     /// Appends a record; `token` comes back from [`Roller::take_durable`] once it is synced.
-    pub fn write(&mut self, record: &Record, token: T, now: DateTime<Utc>) -> Result<()> {
-        if !self.recovered_ids.is_empty() && self.recovered_ids.contains(&record.id) {
+    pub fn write(&mut self, record: &RecordLine, token: T, now: DateTime<Utc>) -> Result<()> {
+        if !self.recovered_ids.is_empty() && self.recovered_ids.contains(record.id()) {
             self.stats.duplicates += 1;
             self.durable.push(token);
             return Ok(());
@@ -280,10 +280,16 @@ impl<T> Roller<T> {
             RouteBy::Event => record.timestamp,
             RouteBy::Arrival => now,
         };
-        let key = (
-            record.category.clone(),
-            naming::date_in(self.config.tz, when),
-        );
+        let date = naming::date_in(self.config.tz, when);
+        // The open files are few: finding the key among them saves making one per record.
+        let key = match self
+            .open
+            .keys()
+            .find(|(c, d)| *d == date && c.as_str() == record.category())
+        {
+            Some(key) => key.clone(),
+            None => (Category::new(record.category()).expect("valid"), date),
+        };
         let result = self.append(&key, record, token, now);
         self.retry_on_spool(now, result)?;
         self.stats.records += 1;
@@ -293,7 +299,7 @@ impl<T> Roller<T> {
     fn append(
         &mut self,
         key: &(Category, NaiveDate),
-        record: &Record,
+        record: &RecordLine,
         token: T,
         now: DateTime<Utc>,
     ) -> io::Result<()> {
@@ -303,12 +309,12 @@ impl<T> Roller<T> {
         }
         let file = self.open.get_mut(key).expect("just opened");
         match self.config.format {
-            Format::Jsonl => write_record(record, &mut file.pending),
-            Format::Raw => {
-                file.pending.extend_from_slice(record.message.as_bytes());
-                file.pending.push(b'\n');
-            }
+            Format::Jsonl => file.pending.extend_from_slice(record.json()),
+            Format::Raw => file
+                .pending
+                .extend_from_slice(record.record().message.as_bytes()),
         }
+        file.pending.push(b'\n');
         file.tokens.push(token);
         file.last_write = now;
         if file.pending.len() - file.pushed >= CHUNK {
@@ -586,7 +592,7 @@ mod tests {
     use super::*;
     use crate::archive::local::LocalTarget;
     use crate::archive::spool::{Alerts, import};
-    use crate::record::Level;
+    use crate::record::{Level, Record};
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)
@@ -594,8 +600,8 @@ mod tests {
             .with_timezone(&Utc)
     }
 
-    fn record(i: u64, ts: DateTime<Utc>, category: &str) -> Record {
-        Record {
+    fn record(i: u64, ts: DateTime<Utc>, category: &str) -> RecordLine {
+        RecordLine::from(&Record {
             timestamp: ts,
             log_level: Level::Info,
             message: format!("event {i:04}"),
@@ -604,7 +610,7 @@ mod tests {
             id: format!("id-{i}"),
             origin: None,
             extra: Default::default(),
-        }
+        })
     }
 
     fn config() -> RollConfig {
@@ -841,7 +847,7 @@ mod tests {
     fn a_crash_leaves_files_that_the_next_run_recovers_without_duplicates() {
         let dir = tempfile::tempdir().unwrap();
         let now = at("2026-11-22T12:00:00Z");
-        let records: Vec<Record> = (0..50).map(|i| record(i, now, "a")).collect();
+        let records: Vec<RecordLine> = (0..50).map(|i| record(i, now, "a")).collect();
         let mut roller: Roller<u64> = Roller::open(config(), local(dir.path()), None, now).unwrap();
         for r in &records[..30] {
             roller.write(r, 0, now).unwrap();
@@ -868,7 +874,7 @@ mod tests {
         }
         roller.close_all(now).unwrap();
         assert_eq!(roller.stats().duplicates, 10);
-        let mut expected: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        let mut expected: Vec<String> = records.iter().map(|r| r.id().to_string()).collect();
         expected.sort();
         assert_eq!(final_ids(dir.path()), expected);
         assert!(

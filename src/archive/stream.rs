@@ -18,6 +18,7 @@ use crate::ack::{AckTracker, Ticket};
 use crate::cli::Shutdown;
 use crate::input::{CommitToken, Input};
 use crate::lsn::LsnStore;
+use crate::record::RecordLine;
 
 /// Most records taken from the input at a time.
 const BATCH: usize = 4096;
@@ -93,7 +94,7 @@ impl Progress {
 /// and commits. Returns the counts, with the bad input records.
 pub fn roll_stream(
     runtime: &Runtime,
-    mut input: Input,
+    mut input: Input<RecordLine>,
     mut roller: Roller<Durable>,
     lsn: Option<LsnStore>,
     shutdown: &Shutdown,
@@ -111,9 +112,11 @@ pub fn roll_stream(
         match runtime.block_on(input.next_batch(BATCH, wait)) {
             Ok(Some(batch)) if !batch.records.is_empty() => {
                 let seq = progress.pending.push(batch.records.len(), batch.token);
+                // The batch arrived at once: one clock reading for all its records.
+                let now = Utc::now();
                 for record in &batch.records {
                     let ticket = record.origin.as_ref().map(|o| progress.tracker.track(o));
-                    roller.write(record, (ticket, seq), Utc::now())?;
+                    roller.write(record, (ticket, seq), now)?;
                 }
             }
             Ok(Some(_)) => {}

@@ -29,8 +29,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::args::BrokerArgs;
 use crate::cli::diag::BadInputReporter;
-use crate::record::Record;
-use crate::record::read::parse_record;
+use crate::record::{FromLine, Record};
 
 /// How long metadata and offset lookups may take before the broker counts as unreachable.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,9 +105,9 @@ impl CommitToken {
 }
 
 /// Records read from Kafka, with where each came from.
-#[derive(Debug, Default)]
-pub struct KafkaBatch {
-    pub records: Vec<Record>,
+#[derive(Debug)]
+pub struct KafkaBatch<T = Record> {
+    pub records: Vec<T>,
     /// Parallel to `records`.
     pub offsets: Vec<KafkaOffset>,
     /// Covers the records and the bad messages skipped among them.
@@ -339,8 +338,16 @@ impl KafkaConsumer {
 
     /// Up to `max` records, waiting at most `wait` for the first one: an empty batch when none
     /// came, `None` once the end is reached under `exit_at_end`.
-    pub async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Option<KafkaBatch>> {
-        let mut batch = KafkaBatch::default();
+    pub async fn next_batch<T: FromLine>(
+        &mut self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Option<KafkaBatch<T>>> {
+        let mut batch = KafkaBatch {
+            records: Vec::new(),
+            offsets: Vec::new(),
+            token: CommitToken::default(),
+        };
         let mut deadline = tokio::time::Instant::now() + wait;
         while batch.records.len() < max {
             let received = tokio::time::timeout_at(deadline, self.consumer.recv()).await;
@@ -379,7 +386,7 @@ impl KafkaConsumer {
             };
             let (partition, offset) = (message.partition(), message.offset());
             batch.token.include(&topic, partition, offset);
-            match parse_record(message.payload().unwrap_or_default()) {
+            match T::from_line(message.payload().unwrap_or_default()) {
                 Ok(record) => {
                     batch.records.push(record);
                     batch.offsets.push(KafkaOffset {

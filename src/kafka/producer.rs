@@ -2,7 +2,8 @@
 //!
 //! Each record goes to the topic its category selects (`logs.{category}`), keyed by its source
 //! so that one source's records stay in order in one partition, with its id and origin as
-//! headers. The producer defaults are chosen for no loss ([`PRODUCER_DEFAULTS`]): every replica
+//! headers. The value is the record's JSON as it came in when it is already in normal form
+//! ([`RecordLine`]): shipping does not parse and write every record again. The producer defaults are chosen for no loss ([`PRODUCER_DEFAULTS`]): every replica
 //! acknowledges, idempotence keeps retries from duplicating or reordering, and delivery is
 //! retried without a time limit, so a broker that is down only makes ls-ship wait.
 //!
@@ -15,7 +16,7 @@
 //! confirmed and all lines before it too ([`AckTracker`]), so a crash of ls-ship or the broker
 //! re-sends at most what was in flight, under the same ids.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -34,7 +35,8 @@ use crate::ack::{AckTracker, Ticket};
 use crate::cli::Shutdown;
 use crate::input::Input;
 use crate::lsn::LsnStore;
-use crate::record::{Category, Record, write_record};
+use crate::record::RecordLine;
+use crate::record::write::write_origin;
 
 /// librdkafka settings for no loss and throughput; `-X` overrides any of them.
 pub const PRODUCER_DEFAULTS: [(&str, &str); 11] = [
@@ -63,7 +65,8 @@ const BATCH: usize = 8192;
 #[derive(Debug, Clone)]
 pub struct TopicTemplate {
     template: String,
-    topics: HashMap<Category, String>,
+    /// Topic per category name. Categories are few: a list is faster to search than a map.
+    topics: Vec<(String, String)>,
 }
 
 impl TopicTemplate {
@@ -85,17 +88,21 @@ impl TopicTemplate {
         }
         Ok(TopicTemplate {
             template: template.to_string(),
-            topics: HashMap::new(),
+            topics: Vec::new(),
         })
     }
 
-    /// The topic for a category.
-    pub fn topic(&mut self, category: &Category) -> &str {
-        if !self.topics.contains_key(category) {
-            let topic = self.template.replace(Self::PLACEHOLDER, category.as_str());
-            self.topics.insert(category.clone(), topic);
-        }
-        &self.topics[category]
+    /// The topic for a (valid) category.
+    pub fn topic(&mut self, category: &str) -> &str {
+        let index = match self.topics.iter().position(|(c, _)| c == category) {
+            Some(index) => index,
+            None => {
+                let topic = self.template.replace(Self::PLACEHOLDER, category);
+                self.topics.push((category.to_string(), topic));
+                self.topics.len() - 1
+            }
+        };
+        &self.topics[index].1
     }
 }
 
@@ -232,7 +239,8 @@ struct Shipper {
     dead_letter: Option<File>,
     slots: Slots,
     report: ShipReport,
-    value: Vec<u8>,
+    /// The origin header being built (reused: one per record).
+    origin_header: Vec<u8>,
     progress: Option<indicatif::ProgressBar>,
     last_checkpoint: Instant,
     started: Instant,
@@ -241,7 +249,7 @@ struct Shipper {
 /// Ships every record of `input` until it ends or a stop is asked for, then drains: waits until
 /// everything sent is acknowledged (or refused) and checkpoints.
 pub async fn ship(
-    input: &mut Input,
+    input: &mut Input<RecordLine>,
     broker: &BrokerArgs,
     options: ShipOptions,
     shutdown: &Shutdown,
@@ -291,7 +299,7 @@ impl Shipper {
             dead_letter,
             slots: Slots::default(),
             report: ShipReport::default(),
-            value: Vec::with_capacity(4096),
+            origin_header: Vec::with_capacity(256),
             progress,
             last_checkpoint: Instant::now(),
             started: Instant::now(),
@@ -299,39 +307,35 @@ impl Shipper {
     }
 
     /// Hands one record to the producer, waiting while its queue is full.
-    fn send(&mut self, record: &Record) -> Result<()> {
-        self.value.clear();
-        write_record(record, &mut self.value);
-        self.value.pop(); // the newline: a message is one record, not a line
+    fn send(&mut self, record: &RecordLine) -> Result<()> {
         let ticket = match (&self.lsn, &record.origin) {
             (Some(_), Some(origin)) => Some(self.tracker.track(origin)),
             _ => None,
         };
         let slot = self.slots.take(ticket);
-        let origin_header = record
-            .origin
-            .as_ref()
-            .map(|o| serde_json::to_vec(o).expect("an origin serializes"));
         let mut headers = OwnedHeaders::new_with_capacity(2).insert(Header {
             key: "id",
-            value: Some(record.id.as_bytes()),
+            value: Some(record.id().as_bytes()),
         });
-        if let Some(origin) = &origin_header {
+        if let Some(origin) = &record.origin {
+            self.origin_header.clear();
+            write_origin(origin, &mut self.origin_header);
             headers = headers.insert(Header {
                 key: "origin",
-                value: Some(origin.as_slice()),
+                value: Some(self.origin_header.as_slice()),
             });
         }
         let key = record_key(record, &self.options.key_field);
-        let topic = self.options.topics.topic(&record.category);
+        let topic = self.options.topics.topic(record.category());
+        let value = record.json();
         let mut message = BaseRecord::with_opaque_to(topic, slot)
-            .payload(self.value.as_slice())
+            .payload(value)
             .headers(headers);
         if let Some(key) = &key {
             message = message.key(key.as_bytes());
         }
         self.report.sent += 1;
-        self.report.bytes += self.value.len() as u64 + 1;
+        self.report.bytes += value.len() as u64 + 1;
         match produce(&self.producer, message) {
             Ok(()) => Ok(()),
             Err((error, failed)) if self.producer.client().fatal_error().is_some() => {
@@ -534,14 +538,15 @@ fn produce(
 }
 
 /// The message key: the named field's value, `None` when the record lacks it.
-fn record_key(record: &Record, field: &str) -> Option<String> {
+fn record_key<'a>(record: &'a RecordLine, field: &str) -> Option<Cow<'a, str>> {
     match field {
-        "source" => Some(record.source.clone()),
-        "id" => Some(record.id.clone()),
-        "category" => Some(record.category.to_string()),
-        _ => record.extra.get(field).map(|value| match value {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
+        "source" => Some(Cow::Borrowed(record.source())),
+        "id" => Some(Cow::Borrowed(record.id())),
+        "category" => Some(Cow::Borrowed(record.category())),
+        // Extra fields are not taken out of the line: parse it again (a rarer choice of key).
+        _ => record.record().extra.get(field).map(|value| match value {
+            serde_json::Value::String(s) => Cow::Owned(s.clone()),
+            other => Cow::Owned(other.to_string()),
         }),
     }
 }
@@ -561,10 +566,7 @@ mod tests {
     #[test]
     fn topic_templates_give_legal_names_only() {
         let mut template = TopicTemplate::new("logs.{category}").unwrap();
-        assert_eq!(
-            template.topic(&Category::new("error").unwrap()),
-            "logs.error"
-        );
+        assert_eq!(template.topic("error"), "logs.error");
         assert!(TopicTemplate::new("logs/{category}").is_err());
         assert!(TopicTemplate::new("").is_err());
         assert!(TopicTemplate::new(&"x".repeat(200)).is_err());

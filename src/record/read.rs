@@ -4,15 +4,21 @@
 //! one of the four core fields (`timestamp`, `log_level`, `message`, `source`) comes back as a
 //! [`BadLine`] that says what is wrong, is counted in [`ReadStats`], and the next line is read.
 //! Only an I/O error on the underlying reader ends the stream.
+//!
+//! A line is read as a whole [`Record`], or as a [`RecordLine`]: the record kept as its JSON
+//! text with only the fields that route it taken out, for the stages that pass records on
+//! without looking into them (ls-roll, ls-ship). Both check a line the same way ([`FromLine`]).
 
 use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, BufRead};
+use std::ops::Range;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use chrono::{DateTime, Utc};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::{Category, Level, Origin, Record, parse_timestamp};
+use super::{Category, Level, Origin, Record, format_timestamp, parse_timestamp, write_record};
 
 /// Longest line accepted by default: 1 MiB. Longer lines are skipped and counted, never buffered.
 pub const DEFAULT_MAX_LINE: usize = 1 << 20;
@@ -120,6 +126,11 @@ impl<R: BufRead> RecordReader<R> {
 
     /// The next record or bad line; `Ok(None)` at the end of the input. Empty lines are skipped.
     pub fn next_record(&mut self) -> io::Result<Option<Result<Record, BadLine>>> {
+        self.next_as()
+    }
+
+    /// Like [`next_record`](Self::next_record), reading the line as a `T` (a [`RecordLine`]).
+    pub fn next_as<T: FromLine>(&mut self) -> io::Result<Option<Result<T, BadLine>>> {
         loop {
             let Some(too_long) = self.read_line()? else {
                 return Ok(None);
@@ -130,7 +141,7 @@ impl<R: BufRead> RecordReader<R> {
                     max: self.max_line,
                 }),
                 None if self.line.iter().all(u8::is_ascii_whitespace) => continue,
-                None => parse_record(&self.line),
+                None => T::from_line(&self.line),
             };
             return Ok(Some(match result {
                 Ok(record) => {
@@ -220,10 +231,179 @@ impl<R: BufRead> Iterator for RecordReader<R> {
     }
 }
 
+/// What an input line can be read as: a whole [`Record`], or a [`RecordLine`]. Both accept and
+/// reject exactly the same lines.
+pub trait FromLine: Sized + Send + 'static {
+    /// Reads one line (no newline).
+    fn from_line(line: &[u8]) -> Result<Self, BadLineKind>;
+}
+
+impl FromLine for Record {
+    fn from_line(line: &[u8]) -> Result<Record, BadLineKind> {
+        parse_record(line)
+    }
+}
+
+impl FromLine for RecordLine {
+    fn from_line(line: &[u8]) -> Result<RecordLine, BadLineKind> {
+        RecordLine::parse(line)
+    }
+}
+
 /// Parses one line (no newline) into a record.
 pub fn parse_record(line: &[u8]) -> Result<Record, BadLineKind> {
+    let checked = check::<CowStr, Map<String, Value>>(line)?;
+    Ok(Record {
+        timestamp: checked.timestamp,
+        log_level: checked.log_level,
+        message: checked.message.0.into_owned(),
+        source: checked.source.into_owned(),
+        category: Category::new(&checked.category).expect("checked"),
+        id: checked.id.into_owned(),
+        origin: checked.origin,
+        extra: checked.extra,
+    })
+}
+
+/// A record kept as its JSON text, with the fields that route it taken out: what ls-roll and
+/// ls-ship read, since they pass records on without looking into them. Reading one costs a
+/// fraction of a [`Record`]: the message and the extra fields are only checked, not copied; a
+/// line already in normal form is kept as it came instead of being written again; and the
+/// routing fields point into that text, so that a record is one allocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordLine {
+    /// The JSON text, then the routing fields that are not plain slices of it (escaped ones).
+    buf: String,
+    json_len: usize,
+    id: Range<usize>,
+    source: Range<usize>,
+    category: Range<usize>,
+    pub timestamp: DateTime<Utc>,
+    pub origin: Option<Origin>,
+}
+
+impl RecordLine {
+    /// Checks one line (no newline) as [`parse_record`] does.
+    pub fn parse(line: &[u8]) -> Result<RecordLine, BadLineKind> {
+        let checked = check::<AnyStr, SkipExtras>(line)?;
+        if !checked.normal {
+            return parse_record(line).map(|record| RecordLine::from(&record));
+        }
+        let mut buf = String::with_capacity(line.len());
+        buf.push_str(checked.text);
+        // Where a field is a slice of the line, point at it; else keep its text after the JSON.
+        let mut span = |text: &Cow<str>| match text {
+            Cow::Borrowed(s) => {
+                let start = s.as_ptr() as usize - line.as_ptr() as usize;
+                start..start + s.len()
+            }
+            Cow::Owned(s) => {
+                buf.push_str(s);
+                buf.len() - s.len()..buf.len()
+            }
+        };
+        let (id, source, category) = (
+            span(&checked.id),
+            span(&checked.source),
+            span(&checked.category),
+        );
+        Ok(RecordLine {
+            buf,
+            json_len: line.len(),
+            id,
+            source,
+            category,
+            timestamp: checked.timestamp,
+            origin: checked.origin,
+        })
+    }
+
+    /// The record as one JSON object, without a newline. It is the input line itself when that
+    /// already says what [`write_record`] would write (its `id` and `category` given, its level
+    /// and timestamp in normal form; key order, spacing and escapes aside), and the record
+    /// written again otherwise.
+    pub fn json(&self) -> &[u8] {
+        &self.buf.as_bytes()[..self.json_len]
+    }
+
+    pub fn id(&self) -> &str {
+        self.text(&self.id)
+    }
+
+    pub fn source(&self) -> &str {
+        self.text(&self.source)
+    }
+
+    /// The category, valid (see [`Category`]).
+    pub fn category(&self) -> &str {
+        self.text(&self.category)
+    }
+
+    /// The whole record, parsed again from the JSON: for the fields not taken out (the
+    /// message, the extras).
+    pub fn record(&self) -> Record {
+        parse_record(self.json()).expect("a RecordLine holds a record that parses")
+    }
+
+    fn text(&self, span: &Range<usize>) -> &str {
+        &self.buf[span.clone()]
+    }
+}
+
+impl From<&Record> for RecordLine {
+    fn from(record: &Record) -> RecordLine {
+        let mut json = Vec::with_capacity(256);
+        write_record(record, &mut json);
+        json.pop(); // the newline
+        let mut buf = String::from_utf8(json).expect("the writer writes UTF-8");
+        let json_len = buf.len();
+        let mut append = |text: &str| {
+            buf.push_str(text);
+            buf.len() - text.len()..buf.len()
+        };
+        let (id, source, category) = (
+            append(&record.id),
+            append(&record.source),
+            append(record.category.as_str()),
+        );
+        RecordLine {
+            buf,
+            json_len,
+            id,
+            source,
+            category,
+            timestamp: record.timestamp,
+            origin: record.origin.clone(),
+        }
+    }
+}
+
+/// A line's fields, validated. `M` holds the message and `X` the extra fields: their values
+/// for a [`Record`], only the check that they are well-formed for a [`RecordLine`].
+struct Checked<'a, M, X> {
+    /// The whole line, valid UTF-8.
+    text: &'a str,
+    timestamp: DateTime<Utc>,
+    log_level: Level,
+    message: M,
+    source: Cow<'a, str>,
+    /// A valid category name.
+    category: Cow<'a, str>,
+    id: Cow<'a, str>,
+    origin: Option<Origin>,
+    extra: X,
+    /// Whether [`write_record`] would write the same fields and values as the line holds.
+    normal: bool,
+}
+
+/// Parses and validates a line: the checks and error kinds every reader shares.
+fn check<'a, M, X>(line: &'a [u8]) -> Result<Checked<'a, M, X>, BadLineKind>
+where
+    M: de::Deserialize<'a>,
+    X: Extras<'a>,
+{
     let text = std::str::from_utf8(line).map_err(|_| BadLineKind::InvalidUtf8)?;
-    let wire = match serde_json::from_str::<WireRecord>(text) {
+    let wire = match serde_json::from_str::<WireRecord<M, X>>(text) {
         Ok(wire) => wire,
         Err(e)
             if e.classify() == serde_json::error::Category::Data
@@ -233,58 +413,93 @@ pub fn parse_record(line: &[u8]) -> Result<Record, BadLineKind> {
         }
         Err(e) => return Err(BadLineKind::NotJson(e.to_string())),
     };
-    let timestamp = wire
+    let timestamp_text = wire
         .timestamp
         .ok_or(BadLineKind::MissingField("timestamp"))?;
-    let log_level = wire
+    let level_text = wire
         .log_level
         .ok_or(BadLineKind::MissingField("log_level"))?;
     let message = wire.message.ok_or(BadLineKind::MissingField("message"))?;
     let source = wire.source.ok_or(BadLineKind::MissingField("source"))?;
-    let timestamp = parse_timestamp(&timestamp).ok_or_else(|| BadLineKind::InvalidField {
+    let timestamp = parse_timestamp(&timestamp_text).ok_or_else(|| BadLineKind::InvalidField {
         field: "timestamp",
-        reason: format!("{timestamp:?} is not an RFC 3339 time"),
+        reason: format!("{timestamp_text:?} is not an RFC 3339 time"),
     })?;
     let log_level =
-        Level::from_name(log_level.as_bytes()).ok_or_else(|| BadLineKind::InvalidField {
+        Level::from_name(level_text.as_bytes()).ok_or_else(|| BadLineKind::InvalidField {
             field: "log_level",
-            reason: format!("{log_level:?} is not a known level"),
+            reason: format!("{level_text:?} is not a known level"),
         })?;
-    let category = match wire.category {
-        Some(name) => Category::new(&name).map_err(|e| BadLineKind::InvalidField {
+    if let Some(name) = &wire.category {
+        Category::check(name).map_err(|e| BadLineKind::InvalidField {
             field: "category",
             reason: e.to_string(),
-        })?,
-        None => Category::default_category(),
-    };
+        })?;
+    }
+    let normal = wire.category.is_some()
+        && wire.id.as_ref().is_some_and(|id| !id.is_empty())
+        && level_text == log_level.as_str()
+        && is_normal_timestamp(&timestamp, &timestamp_text);
     // A record without an id (hand-written input) gets one from its content, so feeding the
     // same line twice still dedupes.
     let id = match wire.id {
-        Some(id) if !id.is_empty() => id.into_owned(),
-        _ => format!("{:032x}", xxhash_rust::xxh3::xxh3_128(line)),
+        Some(id) if !id.is_empty() => id,
+        _ => Cow::Owned(format!("{:032x}", xxhash_rust::xxh3::xxh3_128(line))),
     };
-    Ok(Record {
+    Ok(Checked {
+        text,
         timestamp,
         log_level,
-        message: message.into_owned(),
-        source: source.into_owned(),
-        category,
+        message,
+        source,
+        category: wire.category.unwrap_or(Cow::Borrowed(Category::DEFAULT)),
         id,
         origin: wire.origin,
         extra: wire.extra,
+        normal,
     })
 }
 
+/// Whether `text` is how [`format_timestamp`] writes `timestamp`.
+fn is_normal_timestamp(timestamp: &DateTime<Utc>, text: &str) -> bool {
+    let mut normal = Vec::with_capacity(40);
+    format_timestamp(timestamp, &mut normal);
+    normal == text.as_bytes()
+}
+
 /// The record's fields as they come off the wire, before validation.
-struct WireRecord<'a> {
+struct WireRecord<'a, M, X> {
     timestamp: Option<Cow<'a, str>>,
     log_level: Option<Cow<'a, str>>,
-    message: Option<Cow<'a, str>>,
+    message: Option<M>,
     source: Option<Cow<'a, str>>,
     category: Option<Cow<'a, str>>,
     id: Option<Cow<'a, str>>,
     origin: Option<Origin>,
-    extra: Map<String, Value>,
+    extra: X,
+}
+
+/// Where the fields other than the core ones go.
+trait Extras<'de>: Default {
+    /// Takes the value of `key` from `map`.
+    fn take<A: MapAccess<'de>>(&mut self, key: Cow<'de, str>, map: &mut A) -> Result<(), A::Error>;
+}
+
+impl<'de> Extras<'de> for Map<String, Value> {
+    fn take<A: MapAccess<'de>>(&mut self, key: Cow<'de, str>, map: &mut A) -> Result<(), A::Error> {
+        self.insert(key.into_owned(), map.next_value()?);
+        Ok(())
+    }
+}
+
+/// Extra fields checked for well-formed JSON and not kept.
+#[derive(Default)]
+struct SkipExtras;
+
+impl<'de> Extras<'de> for SkipExtras {
+    fn take<A: MapAccess<'de>>(&mut self, _: Cow<'de, str>, map: &mut A) -> Result<(), A::Error> {
+        map.next_value::<IgnoredAny>().map(drop)
+    }
 }
 
 /// Borrows a string from the input where it has no escapes.
@@ -312,11 +527,30 @@ impl<'de> de::Deserialize<'de> for CowStr<'de> {
     }
 }
 
-impl<'de> de::Deserialize<'de> for WireRecord<'de> {
+/// A string checked and not kept (the message of a [`RecordLine`]).
+struct AnyStr;
+
+impl<'de> de::Deserialize<'de> for AnyStr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = WireRecord<'de>;
+            type Value = AnyStr;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(AnyStr)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de, M: de::Deserialize<'de>, X: Extras<'de>> de::Deserialize<'de> for WireRecord<'de, M, X> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<M, X>(std::marker::PhantomData<(M, X)>);
+        impl<'de, M: de::Deserialize<'de>, X: Extras<'de>> Visitor<'de> for V<M, X> {
+            type Value = WireRecord<'de, M, X>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a JSON object")
             }
@@ -329,13 +563,16 @@ impl<'de> de::Deserialize<'de> for WireRecord<'de> {
                     category: None,
                     id: None,
                     origin: None,
-                    extra: Map::new(),
+                    extra: X::default(),
                 };
                 while let Some(key) = map.next_key::<CowStr<'de>>()? {
                     let slot = match key.0.as_ref() {
                         "timestamp" => &mut wire.timestamp,
                         "log_level" => &mut wire.log_level,
-                        "message" => &mut wire.message,
+                        "message" => {
+                            wire.message = Some(map.next_value()?);
+                            continue;
+                        }
                         "source" => &mut wire.source,
                         "category" => &mut wire.category,
                         "id" => &mut wire.id,
@@ -344,7 +581,7 @@ impl<'de> de::Deserialize<'de> for WireRecord<'de> {
                             continue;
                         }
                         _ => {
-                            wire.extra.insert(key.0.into_owned(), map.next_value()?);
+                            wire.extra.take(key.0, &mut map)?;
                             continue;
                         }
                     };
@@ -353,7 +590,7 @@ impl<'de> de::Deserialize<'de> for WireRecord<'de> {
                 Ok(wire)
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(V(std::marker::PhantomData))
     }
 }
 
@@ -444,6 +681,45 @@ mod tests {
         assert_eq!(a.id, b.id);
         assert_eq!(a.category.as_str(), "default");
         assert_eq!(a.log_level, Level::Warn);
+    }
+
+    #[test]
+    fn record_lines_keep_normal_lines_and_rewrite_the_others() {
+        // Normal form: kept byte for byte, whatever the key order or escapes.
+        let line = r#"{"id":"a\u0062c","category":"error","timestamp":"2026-11-22T10:00:00.000Z","log_level":"ERROR","message":"m","source":"w\"1","user":"ann"}"#;
+        let kept = RecordLine::parse(line.as_bytes()).unwrap();
+        assert_eq!(kept.json(), line.as_bytes());
+        assert_eq!(
+            (kept.id(), kept.source(), kept.category()),
+            ("abc", "w\"1", "error")
+        );
+        assert_eq!(kept.record(), parse_record(line.as_bytes()).unwrap());
+        // Not normal (no id, a level alias, a timestamp with an offset): written again.
+        for line in [
+            r#"{"timestamp":"2026-11-22T10:00:00.000Z","log_level":"ERROR","message":"m","source":"s","category":"error"}"#,
+            r#"{"timestamp":"2026-11-22T10:00:00.000Z","log_level":"warning","message":"m","source":"s","category":"error","id":"i"}"#,
+            r#"{"timestamp":"2026-11-22T12:00:00+02:00","log_level":"INFO","message":"m","source":"s","category":"error","id":"i"}"#,
+            r#"{"timestamp":"2026-11-22T10:00:00.000Z","log_level":"INFO","message":"m","source":"s","id":"i"}"#,
+        ] {
+            let record = parse_record(line.as_bytes()).unwrap();
+            let mut written = Vec::new();
+            write_record(&record, &mut written);
+            let rewritten = RecordLine::parse(line.as_bytes()).unwrap();
+            assert_eq!(rewritten.json(), &written[..written.len() - 1], "{line}");
+            assert_eq!(rewritten.id(), record.id);
+            assert_eq!(rewritten.category(), record.category.as_str());
+        }
+        // Bad lines are bad in the same way.
+        for line in [
+            "not json",
+            "[1]",
+            r#"{"timestamp":"x","log_level":"INFO","message":"m","source":"s"}"#,
+        ] {
+            assert_eq!(
+                RecordLine::parse(line.as_bytes()).unwrap_err(),
+                parse_record(line.as_bytes()).unwrap_err()
+            );
+        }
     }
 
     proptest::proptest! {

@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use super::{Record, format_timestamp};
+use super::{Origin, Record, format_timestamp};
 
 /// Appends `record` as one JSON object and a newline to `out`.
 pub fn write_record(record: &Record, out: &mut Vec<u8>) {
@@ -24,19 +24,8 @@ pub fn write_record(record: &Record, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\",\"id\":");
     write_json_str(&record.id, out);
     if let Some(origin) = &record.origin {
-        out.extend_from_slice(b",\"origin\":{\"file\":");
-        write_json_str(&origin.file, out);
-        out.extend_from_slice(b",\"fid\":");
-        write_json_str(&origin.fid, out);
-        out.extend_from_slice(b",\"lsn\":");
-        out.extend_from_slice(itoa::Buffer::new().format(origin.lsn).as_bytes());
-        out.extend_from_slice(b",\"offset\":");
-        out.extend_from_slice(itoa::Buffer::new().format(origin.offset).as_bytes());
-        if let Some(crc) = origin.crc {
-            out.extend_from_slice(b",\"crc\":");
-            out.extend_from_slice(itoa::Buffer::new().format(crc).as_bytes());
-        }
-        out.push(b'}');
+        out.extend_from_slice(b",\"origin\":");
+        write_origin(origin, out);
     }
     for (key, value) in &record.extra {
         out.push(b',');
@@ -46,6 +35,23 @@ pub fn write_record(record: &Record, out: &mut Vec<u8>) {
         serde_json::to_writer(&mut *out, value).expect("writing JSON to memory");
     }
     out.extend_from_slice(b"}\n");
+}
+
+/// Appends `origin` as a JSON object (what the `origin` field of a record holds).
+pub fn write_origin(origin: &Origin, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"file\":");
+    write_json_str(&origin.file, out);
+    out.extend_from_slice(b",\"fid\":");
+    write_json_str(&origin.fid, out);
+    out.extend_from_slice(b",\"lsn\":");
+    out.extend_from_slice(itoa::Buffer::new().format(origin.lsn).as_bytes());
+    out.extend_from_slice(b",\"offset\":");
+    out.extend_from_slice(itoa::Buffer::new().format(origin.offset).as_bytes());
+    if let Some(crc) = origin.crc {
+        out.extend_from_slice(b",\"crc\":");
+        out.extend_from_slice(itoa::Buffer::new().format(crc).as_bytes());
+    }
+    out.push(b'}');
 }
 
 /// Appends `s` as a JSON string literal (quotes included).

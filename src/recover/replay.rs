@@ -25,7 +25,7 @@ use crate::cli::diag::BadInputReporter;
 use crate::input::Input;
 use crate::kafka::args::BrokerArgs;
 use crate::kafka::producer::{ShipOptions, ShipReport, ship};
-use crate::record::{Category, Level, Record, RecordReader, RecordWriter};
+use crate::record::{Category, Level, Record, RecordLine, RecordReader, RecordWriter};
 use crate::tail::glob::{Glob, is_pattern};
 
 /// Which records come out.
@@ -208,7 +208,7 @@ pub async fn replay_to_kafka(
         let mut stats = ReplayStats::default();
         let result = replay_each(&sources, &filter, &mut stats, |record| {
             sender
-                .blocking_send(record)
+                .blocking_send(RecordLine::from(&record))
                 .map_err(|_| anyhow!("the Kafka output stopped"))
         });
         (stats, result)

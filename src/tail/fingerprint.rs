@@ -92,7 +92,9 @@ pub fn verify(file: &File, offset: u64, crc: Option<u32>) -> io::Result<bool> {
     while scan_end > 0 {
         let from = scan_end.saturating_sub(CHUNK);
         let n = (scan_end - from) as usize;
-        file.read_exact_at(&mut buf[..n], from)?;
+        if !read_all_at(file, &mut buf[..n], from)? {
+            return Ok(false);
+        }
         if let Some(i) = memchr::memrchr(b'\n', &buf[..n]) {
             start = from + i as u64 + 1;
             break;
@@ -108,11 +110,19 @@ pub fn verify(file: &File, offset: u64, crc: Option<u32>) -> io::Result<bool> {
     let mut pos = start;
     while pos < end {
         let n = (end - pos).min(CHUNK) as usize;
-        file.read_exact_at(&mut buf[..n], pos)?;
+        if !read_all_at(file, &mut buf[..n], pos)? {
+            return Ok(false);
+        }
         hasher.update(&buf[..n]);
         pos += n as u64;
     }
     Ok(hasher.finalize() == crc)
+}
+
+/// Fills `buf` from `offset`; false when the file ends first: it was truncated meanwhile
+/// (copytruncate), which fails the verification rather than the tool.
+fn read_all_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<bool> {
+    Ok(read_at_most(file, buf, offset)? == buf.len())
 }
 
 fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
