@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::private::PrivateService;
+use common::private::{KillOnDrop, PrivateService};
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
@@ -758,16 +758,6 @@ async fn stored_progress(
     offsets
 }
 
-/// A child process killed however the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_while_consuming_kafka_stores_every_record_once() {
     let (Some(uri), Some(brokers)) = (common::mongo_uri(), common::brokers()) else {
@@ -793,7 +783,7 @@ async fn kill_9_while_consuming_kafka_stores_every_record_once() {
     };
     for round in 0..3 {
         let before = coll.count_documents(doc! {}).await.unwrap();
-        let mut child = Running(consume().spawn().unwrap());
+        let mut child = KillOnDrop(consume().spawn().unwrap());
         let start = Instant::now();
         while coll.count_documents(doc! {}).await.unwrap() < before + 15_000 {
             assert!(
@@ -825,7 +815,7 @@ async fn kill_9_while_consuming_kafka_stores_every_record_once() {
         coll.count_documents(doc! {}).await.unwrap() < total,
         "the kills came too late to interrupt anything"
     );
-    let mut child = Running(consume().arg("--exit-at-end").spawn().unwrap());
+    let mut child = KillOnDrop(consume().arg("--exit-at-end").spawn().unwrap());
     wait_success(&mut child.0, Duration::from_secs(60));
     assert_exactly(&coll, total).await;
     // The stored progress is the end of the topic.
@@ -871,7 +861,7 @@ async fn a_consumer_resumes_at_the_progress_stored_in_mongodb_when_it_is_ahead()
         offset: 600,
     }];
     store.insert_critical(Vec::new(), &progress).await.unwrap();
-    let mut child = Running(
+    let mut child = KillOnDrop(
         ls_store(&uri, &db)
             .args(["--brokers", &brokers, "--topic", &topic, "--group", &group])
             .arg("--exit-at-end")

@@ -143,6 +143,34 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// A scratch directory: `logs/` to tail (with `app.log` in it, not yet written) and the LSN
+/// store and outputs beside it.
+struct Scratch {
+    dir: tempfile::TempDir,
+    logs: PathBuf,
+    log: PathBuf,
+    lsn: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        fs::create_dir(&logs).unwrap();
+        Scratch {
+            log: logs.join("app.log"),
+            lsn: dir.path().join("lsn"),
+            logs,
+            dir,
+        }
+    }
+
+    /// A path beside `logs/`.
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
 /// Every expected message exactly once, nothing else.
 fn assert_exactly(records: &[Value], expected: &[String]) {
     let mut got = messages_of(records);
@@ -184,26 +212,23 @@ fn rename_and_create_finishes_the_old_file_then_follows_the_new_one() {
 
 #[test]
 fn copytruncate_reads_the_rest_from_the_copy_and_the_new_content_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    fs::create_dir(&logs).unwrap();
-    let log = logs.join("app.log");
-    let lsn = dir.path().join("lsn");
+    let scratch = Scratch::new();
+    let (logs, log, lsn) = (&scratch.logs, &scratch.log, &scratch.lsn);
     let mut expected = lines("a", 0..100);
-    append(&log, &expected);
-    let tail = Tail::start(&follow_args(s(&logs), s(&lsn)), &dir.path().join("out"));
+    append(log, &expected);
+    let tail = Tail::start(&follow_args(s(logs), s(lsn)), &scratch.path("out"));
     tail.wait_for(&expected);
     // Lines written after ls-tail caught up, then copied away and truncated at once.
     let unread = lines("b", 0..40);
-    append(&log, &unread);
-    fs::copy(&log, logs.join("app.log.1")).unwrap();
+    append(log, &unread);
+    fs::copy(log, logs.join("app.log.1")).unwrap();
     OpenOptions::new()
         .write(true)
-        .open(&log)
+        .open(log)
         .unwrap()
         .set_len(0)
         .unwrap();
-    append(&log, &lines("c", 0..20));
+    append(log, &lines("c", 0..20));
     expected.extend(unread);
     expected.extend(lines("c", 0..20));
     tail.wait_for(&expected);
@@ -214,18 +239,15 @@ fn copytruncate_reads_the_rest_from_the_copy_and_the_new_content_once() {
 
 #[test]
 fn a_copy_seen_half_made_is_not_read_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    fs::create_dir(&logs).unwrap();
-    let log = logs.join("app.log");
+    let scratch = Scratch::new();
+    let (logs, log, lsn) = (&scratch.logs, &scratch.log, &scratch.lsn);
     let mut expected = lines("a", 0..1000);
-    append(&log, &expected);
-    let lsn = dir.path().join("lsn");
-    let tail = Tail::start(&follow_args(s(&logs), s(&lsn)), &dir.path().join("out"));
+    append(log, &expected);
+    let tail = Tail::start(&follow_args(s(logs), s(lsn)), &scratch.path("out"));
     tail.wait_for(&expected);
     // copytruncate's `cp`, caught half-way: the copy is shorter than what was read of its
     // content, then complete; then the original is truncated and written on.
-    let content = fs::read(&log).unwrap();
+    let content = fs::read(log).unwrap();
     let copy = logs.join("app.log.1");
     fs::write(&copy, &content[..content.len() / 2]).unwrap();
     std::thread::sleep(Duration::from_millis(700));
@@ -237,11 +259,11 @@ fn a_copy_seen_half_made_is_not_read_again() {
         .unwrap();
     OpenOptions::new()
         .write(true)
-        .open(&log)
+        .open(log)
         .unwrap()
         .set_len(0)
         .unwrap();
-    append(&log, &lines("b", 0..20));
+    append(log, &lines("b", 0..20));
     expected.extend(lines("b", 0..20));
     tail.wait_for(&expected);
     std::thread::sleep(Duration::from_millis(500));
@@ -491,23 +513,21 @@ fn once_prints_a_summary_and_categories_follow_the_rules() {
 
 #[test]
 fn thousands_of_files_with_few_open_handles() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    fs::create_dir(&logs).unwrap();
-    let lsn = dir.path().join("lsn");
+    let scratch = Scratch::new();
+    let (logs, lsn) = (&scratch.logs, &scratch.lsn);
     let mut expected = Vec::new();
     for f in 0..2000 {
         let l = lines(&format!("f{f}"), 0..3);
         append(&logs.join(format!("{f}.log")), &l);
         expected.extend(l);
     }
-    let (out, _) = once(&[s(&logs), "--max-open-files", "16", "--lsn-dir", s(&lsn)]);
+    let (out, _) = once(&[s(logs), "--max-open-files", "16", "--lsn-dir", s(lsn)]);
     assert_exactly(&out, &expected);
 
     // Followed: every file grows again, and a burst of new files appears.
     let tail = Tail::start(
-        &[s(&logs), "--max-open-files", "16", "--lsn-dir", s(&lsn)],
-        &dir.path().join("out"),
+        &[s(logs), "--max-open-files", "16", "--lsn-dir", s(lsn)],
+        &scratch.path("out"),
     );
     let mut more = Vec::new();
     for f in (0..2000).step_by(7) {
@@ -530,11 +550,8 @@ fn thousands_of_files_with_few_open_handles() {
 /// exactly the input.
 #[test]
 fn kill_9_at_random_points_during_rotation_loses_and_invents_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    fs::create_dir(&logs).unwrap();
-    let log = logs.join("app.log");
-    let lsn = dir.path().join("lsn");
+    let scratch = Scratch::new();
+    let (logs, log, lsn) = (&scratch.logs, &scratch.log, &scratch.lsn);
     let seed = std::env::var("LS_TAIL_KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -553,27 +570,27 @@ fn kill_9_at_random_points_during_rotation_loses_and_invents_nothing() {
     let mut write = |n: usize, expected: &mut Vec<String>| {
         let l = lines("k", next..next + n);
         next += n;
-        append(&log, &l);
+        append(log, &l);
         expected.extend(l);
     };
     let mut all = Vec::new();
     for round in 0..25 {
-        let out = dir.path().join(format!("out.{round}"));
-        let tail = Tail::start(&[s(&logs), "--lsn-dir", s(&lsn)], &out);
+        let out = scratch.path(&format!("out.{round}"));
+        let tail = Tail::start(&[s(logs), "--lsn-dir", s(lsn)], &out);
         for _ in 0..rng.below(4) + 1 {
             write(rng.below(3000) + 1, &mut expected);
             std::thread::sleep(Duration::from_millis(rng.below(60) as u64));
             match rng.below(4) {
                 0 => {
                     rotated += 1;
-                    fs::rename(&log, logs.join(format!("app.log.{rotated}"))).unwrap();
+                    fs::rename(log, logs.join(format!("app.log.{rotated}"))).unwrap();
                 }
                 1 => {
                     rotated += 1;
-                    fs::copy(&log, logs.join(format!("app.log.{rotated}"))).unwrap();
+                    fs::copy(log, logs.join(format!("app.log.{rotated}"))).unwrap();
                     OpenOptions::new()
                         .write(true)
-                        .open(&log)
+                        .open(log)
                         .unwrap()
                         .set_len(0)
                         .unwrap();
@@ -584,7 +601,7 @@ fn kill_9_at_random_points_during_rotation_loses_and_invents_nothing() {
                     write(1, &mut expected);
                     tail.wait_for(&expected[expected.len() - 1..]);
                     write(rng.below(200) + 1, &mut expected);
-                    fs::remove_file(&log).unwrap();
+                    fs::remove_file(log).unwrap();
                     let tail_lines = expected[expected.len() - 1..].to_vec();
                     tail.wait_for(&tail_lines);
                 }
@@ -600,7 +617,7 @@ fn kill_9_at_random_points_during_rotation_loses_and_invents_nothing() {
             write(rng.below(500) + 1, &mut expected);
         }
     }
-    let (last, _) = once(&[s(&logs), "--lsn-dir", s(&lsn)]);
+    let (last, _) = once(&[s(logs), "--lsn-dir", s(lsn)]);
     all.extend(last);
     let mut by_id: HashMap<String, String> = HashMap::new();
     let mut duplicates = 0;
