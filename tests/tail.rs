@@ -135,6 +135,16 @@ fn append(path: &Path, lines: &[String]) {
     f.write_all(text.as_bytes()).unwrap();
 }
 
+/// Empties `path` in place, as copytruncate does after its copy.
+fn truncate(path: &Path) {
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+}
+
 fn lines(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|i| format!("{prefix} line {i}")).collect()
 }
@@ -222,12 +232,7 @@ fn copytruncate_reads_the_rest_from_the_copy_and_the_new_content_once() {
     let unread = lines("b", 0..40);
     append(log, &unread);
     fs::copy(log, logs.join("app.log.1")).unwrap();
-    OpenOptions::new()
-        .write(true)
-        .open(log)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    truncate(log);
     append(log, &lines("c", 0..20));
     expected.extend(unread);
     expected.extend(lines("c", 0..20));
@@ -257,12 +262,7 @@ fn a_copy_seen_half_made_is_not_read_again() {
         .unwrap()
         .write_all(&content[content.len() / 2..])
         .unwrap();
-    OpenOptions::new()
-        .write(true)
-        .open(log)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    truncate(log);
     append(log, &lines("b", 0..20));
     expected.extend(lines("b", 0..20));
     tail.wait_for(&expected);
@@ -588,12 +588,7 @@ fn kill_9_at_random_points_during_rotation_loses_and_invents_nothing() {
                 1 => {
                     rotated += 1;
                     fs::copy(log, logs.join(format!("app.log.{rotated}"))).unwrap();
-                    OpenOptions::new()
-                        .write(true)
-                        .open(log)
-                        .unwrap()
-                        .set_len(0)
-                        .unwrap();
+                    truncate(log);
                 }
                 2 => {
                     // Delete while open: only once ls-tail has the file open (it read a line
