@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::private::PrivateService;
+use common::private::{self, PrivateService};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -583,15 +583,8 @@ fn spool_import_resumes_after_hdfs_goes_down_in_the_middle() {
     let root = format!("{}/archive", hdfs.env("LOGSPHERE_HDFS_URI"));
 
     // The client reads the Hadoop configuration like any HDFS client: give up on an unreachable
-    // NameNode after three attempts (a few seconds) instead of the default fifteen (minutes).
-    let conf = dir.path().join("hadoop-conf");
-    fs::create_dir(&conf).unwrap();
-    fs::write(
-        conf.join("hdfs-site.xml"),
-        "<configuration><property><name>dfs.client.failover.max.attempts</name>\
-         <value>3</value></property></configuration>",
-    )
-    .unwrap();
+    // NameNode within seconds.
+    let conf = private::impatient_hadoop_conf(dir.path());
     // Each file costs HDFS about half a second to close: stop it while the import runs.
     let import = Command::new(LS_RECOVER)
         .args(["spool", "--spool", spool.to_str().unwrap(), "--to", &root])

@@ -112,6 +112,21 @@ impl Drop for PrivateService {
     }
 }
 
+/// A Hadoop configuration directory (for `HADOOP_CONF_DIR`) in `dir` that makes the HDFS client
+/// give up on an unreachable NameNode after three attempts, a few seconds, instead of the
+/// default fifteen (minutes): outage tests then see the tools react within their time limits.
+pub fn impatient_hadoop_conf(dir: &Path) -> std::path::PathBuf {
+    let conf = dir.join("hadoop-conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("hdfs-site.xml"),
+        "<configuration><property><name>dfs.client.failover.max.attempts</name>\
+         <value>3</value></property></configuration>",
+    )
+    .unwrap();
+    conf
+}
+
 /// A child process that is killed (and reaped) when dropped, unless it has exited already.
 pub struct KillOnDrop(pub Child);
 
