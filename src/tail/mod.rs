@@ -44,7 +44,7 @@ use chrono::Utc;
 use self::category::{CategoryRules, FileCategories};
 use self::checkpoint::{Checkpoints, CommitMode, Resolution};
 use self::multiline::{Event, Joiner, MultilineConfig};
-use self::reader::{Line, LineReader};
+use self::reader::{Line, LineReader, ReadOutcome};
 use self::watcher::{Changes, Roots, Watcher};
 use crate::cli::Shutdown;
 use crate::parse::{Parser, ParserConfig};
@@ -91,7 +91,24 @@ pub struct Summary {
     pub replaced_while_stopped: u64,
     /// Files that have bytes after their last complete line, left for the next run.
     pub unfinished_lines: u64,
+    /// Lines longer than `max_line` whose message was cut there.
+    pub lines_cut: u64,
     pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Counts what one read of the file `name` did.
+    fn add(&mut self, name: &str, outcome: &ReadOutcome, max_line: usize) {
+        self.bytes += outcome.bytes;
+        self.lines += outcome.lines;
+        if outcome.cut > 0 {
+            self.lines_cut += outcome.cut;
+            log::warn!(
+                "{name}: {} line(s) longer than {max_line} bytes (--max-line-bytes): their messages are cut there",
+                outcome.cut
+            );
+        }
+    }
 }
 
 impl fmt::Display for Summary {
@@ -101,7 +118,7 @@ impl fmt::Display for Summary {
             f,
             "{} records from {} lines ({:.1} MiB) of {} files in {:.2} s ({:.0} MiB/s); \
              {} copies of read content skipped, {} truncations, {} files replaced while stopped, \
-             {} unfinished last lines left for the next run",
+             {} unfinished last lines left for the next run, {} long lines cut",
             self.records,
             self.lines,
             self.bytes as f64 / (1 << 20) as f64,
@@ -112,6 +129,7 @@ impl fmt::Display for Summary {
             self.truncations,
             self.replaced_while_stopped,
             self.unfinished_lines,
+            self.lines_cut,
         )
     }
 }
@@ -599,8 +617,7 @@ impl<W: Write> Tailer<W> {
             .reader
             .read(handle, buf, TURN_BUDGET, &mut on_line)
             .with_context(|| format!("cannot read {}", t.name))?;
-        summary.bytes += outcome.bytes;
-        summary.lines += outcome.lines;
+        summary.add(&t.name, &outcome, config.max_line);
         if let Some((lsn, end, crc)) = emitter.last {
             checkpoints.emitted(&follow.fid, &t.name, lsn, end, crc);
         }
@@ -795,8 +812,7 @@ impl<W: Write> Tailer<W> {
             follow
                 .joiner
                 .flush(&mut |e: &Event| emitter.emit(&e.text, e.lsn, e.end, e.crc, categories));
-            summary.bytes += outcome.bytes;
-            summary.lines += outcome.lines;
+            summary.add(&t.name, &outcome, config.max_line);
             if let Some((lsn, end, crc)) = emitter.last {
                 checkpoints.emitted(&follow.fid, &t.name, lsn, end, crc);
             }
