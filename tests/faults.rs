@@ -779,6 +779,66 @@ fn ls_ship_skips_and_counts_bad_records_and_makes_no_topic_of_a_bad_category() {
 }
 
 #[test]
+fn a_record_kafka_refuses_goes_to_the_dead_letter_file_and_the_rest_is_shipped() {
+    let Some(brokers) = common::brokers() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.jsonl");
+    let prefix = common::unique_name("faults-big");
+    let template = format!("{prefix}.{{category}}");
+    // Within the 8 MiB line limit, above Kafka's 1 MB message limit.
+    let big = serde_json::json!({
+        "timestamp": "2026-11-22T10:00:00Z", "log_level": "INFO", "message": "b".repeat(2 << 20),
+        "source": "web-1", "category": "good", "id": "too-big",
+    });
+    let mut input = Vec::new();
+    for i in 0..6 {
+        if i == 3 {
+            input.extend(big.to_string().into_bytes());
+            input.push(b'\n');
+        }
+        input.extend(good(i));
+        input.push(b'\n');
+    }
+    let run = run_with_input(
+        tool(
+            "ls-ship",
+            &[
+                "--brokers",
+                &brokers,
+                "--topic-template",
+                &template,
+                "--dead-letter",
+                s(&dead),
+            ],
+        ),
+        input,
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    run.assert_no_panic();
+    assert!(
+        run.stderr
+            .contains("1 of 7 records could not be delivered (1 written to the dead-letter file)"),
+        "{}",
+        run.stderr
+    );
+    let refused: Vec<String> = records_of(&fs::read(&dead).unwrap())
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(refused, ["too-big"]);
+    let got: Vec<String> = common::kafka::read_topic(&brokers, &format!("{prefix}.good"))
+        .iter()
+        .map(|m| parse_record(m.payload.as_bytes()).unwrap().id)
+        .collect();
+    assert_eq!(
+        got,
+        (0..6).map(|i| format!("good-{i:03}")).collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn ls_store_skips_and_counts_bad_records_and_stores_the_good_ones() {
     let Some(uri) = common::mongo_uri() else {
         return;
