@@ -7,10 +7,6 @@ use std::time::{Duration, Instant};
 
 use logsphere::input::{Input, InputArgs, StartFrom};
 use logsphere::kafka::args::BrokerArgs;
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 
 fn record_line(id: &str, source: &str) -> String {
     format!(
@@ -18,42 +14,10 @@ fn record_line(id: &str, source: &str) -> String {
     )
 }
 
-async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    let results = admin
-        .create_topics(
-            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-            &AdminOptions::new(),
-        )
-        .await
-        .unwrap();
-    for result in results {
-        result.unwrap();
-    }
-}
-
-/// Produces `ids` round-robin over `partitions`, acknowledged.
+/// Produces the records `ids` round-robin over `partitions`, acknowledged.
 async fn produce(brokers: &str, topic: &str, partitions: i32, ids: &[String]) {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("acks", "all")
-        .create()
-        .unwrap();
-    for (i, id) in ids.iter().enumerate() {
-        let line = record_line(id, "s");
-        producer
-            .send(
-                FutureRecord::<(), _>::to(topic)
-                    .payload(&line)
-                    .partition(i as i32 % partitions),
-                Duration::from_secs(10),
-            )
-            .await
-            .unwrap();
-    }
+    let lines: Vec<String> = ids.iter().map(|id| record_line(id, "s")).collect();
+    common::kafka::produce(brokers, topic, partitions, &lines).await;
 }
 
 fn group_args(topic: &str, group: &str) -> InputArgs {
@@ -92,7 +56,7 @@ async fn without_a_group_the_whole_topic_is_read_to_its_end() {
         return;
     };
     let topic = common::unique_name("input-end");
-    create_topic(&brokers, &topic, 3).await;
+    common::kafka::create_topic(&brokers, &topic, 3).await;
     let ids: Vec<String> = (0..300).map(|i| format!("e{i}")).collect();
     produce(&brokers, &topic, 3, &ids).await;
     let args = InputArgs {
@@ -124,7 +88,7 @@ async fn a_group_splits_partitions_and_a_survivor_takes_over_uncommitted_records
     let broker = BrokerArgs::new(&brokers);
     let topic = common::unique_name("input-group");
     let group = common::unique_name("group");
-    create_topic(&brokers, &topic, 4).await;
+    common::kafka::create_topic(&brokers, &topic, 4).await;
     let mut a: Input = Input::open(&group_args(&topic, &group), &broker).unwrap();
     let mut b: Input = Input::open(&group_args(&topic, &group), &broker).unwrap();
 

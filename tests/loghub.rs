@@ -10,7 +10,7 @@ mod loghub;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use logsphere::parse::{Parser, ParserConfig};
-use logsphere::record::{Category, Level, Record};
+use logsphere::record::{Level, Record};
 
 /// How a system's CSV writes the time: its columns (joined with a space) and their chrono format.
 struct TimeColumns {
@@ -179,16 +179,7 @@ fn score(system: &System, dir: &std::path::Path, now: DateTime<Utc>) -> Score {
 }
 
 fn blank_record(now: DateTime<Utc>) -> Record {
-    Record {
-        timestamp: now,
-        log_level: Level::Info,
-        message: String::new(),
-        source: "test".into(),
-        category: Category::default_category(),
-        id: String::new(),
-        origin: None,
-        extra: Default::default(),
-    }
+    Record::empty(now, Level::Info, "test")
 }
 
 fn percent(part: usize, whole: usize) -> f64 {

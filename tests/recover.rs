@@ -442,6 +442,13 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
+/// `ls-recover spool FLAGS` from `spool` into `to` (a directory or an HDFS URI).
+fn import_spool(spool: &Path, to: &str, flags: &[&str]) -> Output {
+    let mut args = vec!["spool", "--spool", spool.to_str().unwrap(), "--to", to];
+    args.extend(flags);
+    run(LS_RECOVER, &args, b"")
+}
+
 fn make_spool(spool: &Path) -> BTreeMap<String, Vec<u8>> {
     let roll = run(
         LS_ROLL,
@@ -462,18 +469,7 @@ fn spool_import_is_verified_resumable_and_never_overwrites() {
     let spooled = make_spool(&spool);
 
     // --dry-run lists and changes nothing.
-    let dry = run(
-        LS_RECOVER,
-        &[
-            "spool",
-            "--dry-run",
-            "--spool",
-            spool.to_str().unwrap(),
-            "--to",
-            archive.to_str().unwrap(),
-        ],
-        b"",
-    );
+    let dry = import_spool(&spool, archive.to_str().unwrap(), &["--dry-run"]);
     assert!(dry.status.success());
     assert_eq!(stdout(&dry).lines().count(), spooled.len());
     assert_eq!(tree(&spool), spooled);
@@ -498,17 +494,7 @@ fn spool_import_is_verified_resumable_and_never_overwrites() {
     fs::create_dir_all(archive.join(cat)).unwrap();
     fs::write(archive.join(collide), b"other content\n").unwrap();
 
-    let import = run(
-        LS_RECOVER,
-        &[
-            "spool",
-            "--spool",
-            spool.to_str().unwrap(),
-            "--to",
-            archive.to_str().unwrap(),
-        ],
-        b"",
-    );
+    let import = import_spool(&spool, archive.to_str().unwrap(), &[]);
     assert_ok(&import);
     assert!(tree(&spool).is_empty(), "spool emptied");
     let archived = tree(&archive);
@@ -528,17 +514,7 @@ fn spool_import_is_verified_resumable_and_never_overwrites() {
     );
 
     // A second run has nothing to do.
-    let again = run(
-        LS_RECOVER,
-        &[
-            "spool",
-            "--spool",
-            spool.to_str().unwrap(),
-            "--to",
-            archive.to_str().unwrap(),
-        ],
-        b"",
-    );
+    let again = import_spool(&spool, archive.to_str().unwrap(), &[]);
     assert!(again.status.success());
     assert_eq!(tree(&archive), archived);
 }
@@ -553,11 +529,7 @@ fn spool_import_into_hdfs_and_through_an_outage() {
     let spooled = make_spool(&spool);
     let root = format!("{hdfs}/{}", common::unique_name("recover"));
 
-    let import = run(
-        LS_RECOVER,
-        &["spool", "--spool", spool.to_str().unwrap(), "--to", &root],
-        b"",
-    );
+    let import = import_spool(&spool, &root, &[]);
     assert_ok(&import);
     assert!(tree(&spool).is_empty());
     let replay = run(LS_RECOVER, &["replay", &root], b"");
@@ -625,11 +597,7 @@ fn spool_import_resumes_after_hdfs_goes_down_in_the_middle() {
     assert!(String::from_utf8_lossy(&first.stderr).contains("left in the spool"));
 
     hdfs.up();
-    let second = run(
-        LS_RECOVER,
-        &["spool", "--spool", spool.to_str().unwrap(), "--to", &root],
-        b"",
-    );
+    let second = import_spool(&spool, &root, &[]);
     assert_ok(&second);
     assert!(tree(&spool).is_empty());
     let replay = run(LS_RECOVER, &["replay", &root], b"");

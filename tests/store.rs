@@ -21,10 +21,7 @@ use logsphere::record::{Category, Level, Origin, Record, line_id, write_record};
 use mongodb::bson::{Document, doc};
 use mongodb::{Client, Collection};
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 
 const FID: &str = "store-test-file";
 
@@ -700,41 +697,36 @@ fn timestamp_bounds(explain: &Document) -> String {
     out
 }
 
-/// Creates `topic` with `partitions` partitions and produces `lines` to it, line `i` (0-based)
-/// to partition `i % partitions`, in order: the record at offset `o` of partition `p` is then
-/// line `o * partitions + p`.
+/// Creates `topic` with `partitions` partitions and produces `lines` to it round-robin (see
+/// `common::kafka::produce`).
 async fn produce(brokers: &str, topic: &str, partitions: i32, lines: &[Vec<u8>]) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    let created = admin
-        .create_topics(
-            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-            &AdminOptions::new(),
-        )
-        .await
-        .unwrap();
-    for result in created {
-        result.unwrap();
-    }
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("acks", "all")
-        .set("linger.ms", "20")
-        // One request at a time: a retry cannot reorder a partition.
-        .set("max.in.flight.requests.per.connection", "1")
-        .create()
-        .unwrap();
-    let mut deliveries = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        let message = FutureRecord::<(), _>::to(topic)
-            .payload(line.trim_ascii_end())
-            .partition(i as i32 % partitions);
-        deliveries.push(producer.send_result(message).map_err(|(e, _)| e).unwrap());
-    }
-    for delivery in deliveries {
-        delivery.await.unwrap().unwrap();
+    common::kafka::create_topic(brokers, topic, partitions).await;
+    let payloads: Vec<&[u8]> = lines.iter().map(|l| l.trim_ascii_end()).collect();
+    common::kafka::produce(brokers, topic, partitions, &payloads).await;
+}
+
+/// The services and unique names of one test of ls-store in a consumer group.
+struct KafkaCase {
+    uri: String,
+    brokers: String,
+    db: String,
+    topic: String,
+    group: String,
+}
+
+impl KafkaCase {
+    /// `None` (the test skips) when MongoDB or Kafka is not configured.
+    fn new(name: &str) -> Option<KafkaCase> {
+        let (Some(uri), Some(brokers)) = (common::mongo_uri(), common::brokers()) else {
+            return None;
+        };
+        Some(KafkaCase {
+            uri,
+            brokers,
+            db: common::unique_name(name),
+            topic: common::unique_name(name),
+            group: common::unique_name(&format!("{name}-group")),
+        })
     }
 }
 
@@ -760,12 +752,16 @@ async fn stored_progress(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_while_consuming_kafka_stores_every_record_once() {
-    let (Some(uri), Some(brokers)) = (common::mongo_uri(), common::brokers()) else {
+    let Some(KafkaCase {
+        uri,
+        brokers,
+        db,
+        topic,
+        group,
+    }) = KafkaCase::new("store-kafka")
+    else {
         return;
     };
-    let db = common::unique_name("store-kafka");
-    let topic = common::unique_name("store-kafka");
-    let group = common::unique_name("store-group");
     let (total, partitions) = (100_000u64, 3);
     produce(&brokers, &topic, partitions, &stream(total)).await;
     let coll = logs(&uri, &db).await;
@@ -840,12 +836,16 @@ async fn kill_9_while_consuming_kafka_stores_every_record_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_consumer_resumes_at_the_progress_stored_in_mongodb_when_it_is_ahead() {
-    let (Some(uri), Some(brokers)) = (common::mongo_uri(), common::brokers()) else {
+    let Some(KafkaCase {
+        uri,
+        brokers,
+        db,
+        topic,
+        group,
+    }) = KafkaCase::new("store-resume")
+    else {
         return;
     };
-    let db = common::unique_name("store-resume");
-    let topic = common::unique_name("store-resume");
-    let group = common::unique_name("store-resume-group");
     produce(&brokers, &topic, 1, &stream(1_000)).await;
     let target = Target {
         uri: uri.clone(),

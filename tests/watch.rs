@@ -253,9 +253,6 @@ mod common;
 /// on stdout and, with --alerts-topic, in a topic too.
 #[test]
 fn alerts_from_a_kafka_consumer_group() {
-    use rdkafka::ClientConfig;
-    use rdkafka::producer::{FutureProducer, FutureRecord};
-
     let Some(brokers) = common::brokers() else {
         return;
     };
@@ -266,24 +263,13 @@ fn alerts_from_a_kafka_consumer_group() {
         .enable_all()
         .build()
         .unwrap();
+    let lines = errors(101, "web-1")
+        + &record("2026-11-22T10:00:59.900Z", "CRITICAL", "db-1", "disk gone")
+        + "\n";
+    let lines: Vec<&str> = lines.lines().collect();
     runtime.block_on(async {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &brokers)
-            .set("acks", "all")
-            .create()
-            .unwrap();
-        let lines = errors(101, "web-1")
-            + &record("2026-11-22T10:00:59.900Z", "CRITICAL", "db-1", "disk gone")
-            + "\n";
-        for line in lines.lines() {
-            producer
-                .send(
-                    FutureRecord::<(), _>::to(&topic).payload(line),
-                    Duration::from_secs(30),
-                )
-                .await
-                .unwrap();
-        }
+        common::kafka::create_topic(&brokers, &topic, 1).await;
+        common::kafka::produce(&brokers, &topic, 1, &lines).await;
     });
     let output = Command::new(BIN)
         .args([

@@ -8,7 +8,6 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 
 use super::*;
-use crate::record::Category;
 
 /// The fixed "now" of these tests.
 fn now() -> DateTime<Utc> {
@@ -20,16 +19,7 @@ fn utc(text: &str) -> DateTime<Utc> {
 }
 
 fn blank() -> Record {
-    Record {
-        timestamp: now(),
-        log_level: Level::Info,
-        message: String::new(),
-        source: "test".into(),
-        category: Category::default_category(),
-        id: String::new(),
-        origin: None,
-        extra: Default::default(),
-    }
+    Record::empty(now(), Level::Info, "test")
 }
 
 fn parse_with(config: ParserConfig, line: &str) -> (Record, Format) {

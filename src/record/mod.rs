@@ -38,6 +38,22 @@ pub struct Record {
     pub extra: Map<String, Value>,
 }
 
+impl Record {
+    /// A record with only its time, level and source: what a parser starts from and fills in.
+    pub fn empty(timestamp: DateTime<Utc>, log_level: Level, source: &str) -> Record {
+        Record {
+            timestamp,
+            log_level,
+            message: String::new(),
+            source: source.to_string(),
+            category: Category::default_category(),
+            id: String::new(),
+            origin: None,
+            extra: Map::new(),
+        }
+    }
+}
+
 /// The position of a record's line in the file it was read from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {

@@ -140,14 +140,8 @@ mod tests {
 
     fn record(level: Level, source: &str) -> Record {
         Record {
-            timestamp: chrono::Utc::now(),
-            log_level: level,
-            message: String::new(),
-            source: source.into(),
             category: Category::new("web").unwrap(),
-            id: String::new(),
-            origin: None,
-            extra: Map::new(),
+            ..Record::empty(chrono::Utc::now(), level, source)
         }
     }
 

@@ -1,12 +1,58 @@
-//! Reading a topic back as raw messages (key, headers, payload): for outputs that are not
-//! records (alerts), and to check the keys and headers a tool gave.
+//! Kafka fixtures for tests: creating topics, producing known input, and reading a topic back
+//! as raw messages (key, headers, payload): for outputs that are not records (alerts), and to
+//! check the keys and headers a tool gave.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message as _};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// Creates `topic` with `partitions` partitions (one replica each).
+pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap();
+    for result in results {
+        result.unwrap();
+    }
+}
+
+/// Produces `payloads` into `topic`, payload `i` to partition `i % partitions`, in order, and
+/// waits until every one is acknowledged: the message at offset `o` of partition `p` is then
+/// payload `o * partitions + p`.
+pub async fn produce<P: AsRef<[u8]>>(brokers: &str, topic: &str, partitions: i32, payloads: &[P]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("acks", "all")
+        .set("linger.ms", "20")
+        // One request at a time: a retry cannot reorder a partition.
+        .set("max.in.flight.requests.per.connection", "1")
+        .create()
+        .unwrap();
+    let mut deliveries = Vec::with_capacity(payloads.len());
+    for (i, payload) in payloads.iter().enumerate() {
+        let message = FutureRecord::<(), _>::to(topic)
+            .payload(payload.as_ref())
+            .partition(i as i32 % partitions);
+        deliveries.push(producer.send_result(message).map_err(|(e, _)| e).unwrap());
+    }
+    for delivery in deliveries {
+        delivery.await.unwrap().unwrap();
+    }
+}
 
 /// One message as read back.
 #[derive(Debug)]
