@@ -957,6 +957,50 @@ fn ls_tail_reads_binary_broken_and_huge_lines_and_every_record_goes_downstream()
 }
 
 #[test]
+fn ls_tail_cuts_a_huge_multi_line_event_like_a_long_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("trace.log");
+    let mut text = b"2026-11-22T10:00:00Z ERROR boom\n".to_vec();
+    // 12 MiB of lines each under the 1 MiB limit.
+    for _ in 0..24 {
+        text.extend(b" at frame ");
+        text.extend(vec![b'z'; 512 << 10]);
+        text.push(b'\n');
+    }
+    text.extend(b"2026-11-22T10:00:01Z INFO after\n");
+    fs::write(&log, &text).unwrap();
+    let run = finish(
+        tool(
+            "ls-tail",
+            &["--once", "--from-start", "--multiline", s(&log)],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
+    run.assert_success();
+    let records = records_of(&run.stdout);
+    let messages: Vec<&str> = records.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(messages.len(), 2);
+    assert!(messages[0].starts_with("boom\n at frame zzz"));
+    assert!(messages[0].len() <= 1 << 20, "{}", messages[0].len());
+    assert_eq!(messages[1], "after");
+    assert_eq!(records[0].origin.as_ref().unwrap().lsn, 25);
+    assert!(
+        run.stderr.contains("event ending at line 25 is longer"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(", 1 long lines cut"), "{}", run.stderr);
+    let archive = dir.path().join("archive");
+    let rolled = run_with_input(tool("ls-roll", &["--out", s(&archive)]), run.stdout.clone());
+    rolled.assert_success();
+    let expected: BTreeMap<String, usize> = records.iter().map(|r| (r.id.clone(), 1)).collect();
+    assert_eq!(archived_ids(&archive), expected);
+}
+
+#[test]
 fn alert_exec_gets_hostile_text_as_data_and_no_shell_runs_it() {
     let dir = tempfile::tempdir().unwrap();
     let received = dir.path().join("received.jsonl");

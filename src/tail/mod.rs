@@ -91,7 +91,8 @@ pub struct Summary {
     pub replaced_while_stopped: u64,
     /// Files that have bytes after their last complete line, left for the next run.
     pub unfinished_lines: u64,
-    /// Lines longer than `max_line` whose message was cut there.
+    /// Lines longer than `max_line` whose message was cut there, and multi-line events cut the
+    /// same way.
     pub lines_cut: u64,
     pub elapsed: Duration,
 }
@@ -199,6 +200,8 @@ struct Emitter<W: Write> {
     /// The last record written for the current file: (lsn, offset, crc).
     last: Option<(u64, u64, u32)>,
     records: u64,
+    /// Multi-line events whose text was cut at the longest message.
+    events_cut: u64,
 }
 
 impl<W: Write> Emitter<W> {
@@ -219,6 +222,18 @@ impl<W: Write> Emitter<W> {
         if origin.fid != fid {
             origin.fid = fid.to_string();
         }
+    }
+
+    fn emit_event(&mut self, event: &Event, categories: &FileCategories) {
+        if event.cut {
+            self.events_cut += 1;
+            let file = self.record.origin.as_ref().map_or("", |o| o.file.as_str());
+            log::warn!(
+                "{file}: the multi-line event ending at line {} is longer than --max-line-bytes: its message is cut there",
+                event.lsn
+            );
+        }
+        self.emit(&event.text, event.lsn, event.end, event.crc, categories);
     }
 
     fn emit(&mut self, text: &[u8], lsn: u64, end: u64, crc: u32, categories: &FileCategories) {
@@ -302,6 +317,7 @@ impl<W: Write> Tailer<W> {
                 error: None,
                 last: None,
                 records: 0,
+                events_cut: 0,
             },
             files: Vec::new(),
             free: Vec::new(),
@@ -609,7 +625,7 @@ impl<W: Write> Tailer<W> {
         let categories = &t.categories;
         let mut on_line = |line: Line| match &config.multiline {
             Some(multiline) => follow.joiner.push(multiline, &line, &mut |e: &Event| {
-                emitter.emit(&e.text, e.lsn, e.end, e.crc, categories)
+                emitter.emit_event(e, categories)
             }),
             None => emitter.emit(line.bytes, line.lsn, line.end, line.crc, categories),
         };
@@ -742,7 +758,7 @@ impl<W: Write> Tailer<W> {
         let categories = &t.categories;
         follow
             .joiner
-            .flush(&mut |e: &Event| emitter.emit(&e.text, e.lsn, e.end, e.crc, categories));
+            .flush(&mut |e: &Event| emitter.emit_event(e, categories));
         if let Some((lsn, end, crc)) = emitter.last {
             self.checkpoints
                 .emitted(&follow.fid, &t.name, lsn, end, crc);
@@ -765,7 +781,7 @@ impl<W: Write> Tailer<W> {
                 let categories = &t.categories;
                 follow
                     .joiner
-                    .flush(&mut |e: &Event| emitter.emit(&e.text, e.lsn, e.end, e.crc, categories));
+                    .flush(&mut |e: &Event| emitter.emit_event(e, categories));
                 if let Some((lsn, end, crc)) = emitter.last {
                     self.checkpoints
                         .emitted(&follow.fid, &t.name, lsn, end, crc);
@@ -801,7 +817,7 @@ impl<W: Write> Tailer<W> {
             let categories = &t.categories;
             let mut on_line = |line: Line| match &config.multiline {
                 Some(multiline) => follow.joiner.push(multiline, &line, &mut |e: &Event| {
-                    emitter.emit(&e.text, e.lsn, e.end, e.crc, categories)
+                    emitter.emit_event(e, categories)
                 }),
                 None => emitter.emit(line.bytes, line.lsn, line.end, line.crc, categories),
             };
@@ -811,7 +827,7 @@ impl<W: Write> Tailer<W> {
                 .with_context(|| format!("cannot read {}", t.name))?;
             follow
                 .joiner
-                .flush(&mut |e: &Event| emitter.emit(&e.text, e.lsn, e.end, e.crc, categories));
+                .flush(&mut |e: &Event| emitter.emit_event(e, categories));
             summary.add(&t.name, &outcome, config.max_line);
             if let Some((lsn, end, crc)) = emitter.last {
                 checkpoints.emitted(&follow.fid, &t.name, lsn, end, crc);
@@ -873,6 +889,7 @@ impl<W: Write> Tailer<W> {
         }
         self.commit()?;
         self.summary.records = self.emitter.records;
+        self.summary.lines_cut += self.emitter.events_cut;
         self.summary.elapsed = self.started.elapsed();
         self.checkpoints.close()?;
         Ok(self.summary)
