@@ -149,6 +149,18 @@ fn finish(mut child: Child) -> Run {
     }
 }
 
+/// Runs `command` with nothing on its stdin.
+fn output(mut command: Command) -> Run {
+    finish(
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+}
+
 /// Runs `command` with `input` on its stdin.
 fn run_with_input(mut command: Command, input: Vec<u8>) -> Run {
     let mut child = command
@@ -288,13 +300,7 @@ fn append_lines(path: &Path, first: usize, count: usize) {
 
 /// The ids ls-tail gives the lines of `log` (they depend on its content only).
 fn line_ids(log: &Path) -> BTreeSet<String> {
-    let run = finish(
-        tool("ls-tail", &["--once", s(log)])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let run = output(tool("ls-tail", &["--once", s(log)]));
     run.assert_success();
     run.ids().into_iter().collect()
 }
@@ -308,13 +314,10 @@ fn stored_lsn(dir: &Path) -> u64 {
 
 /// Empties the LSN buffer into the LSN file, so that the next advance needs a new page.
 fn compact(lsn_dir: &Path) {
-    finish(
-        tool("ls-recover", &["lsn", "compact", "--lsn-dir", s(lsn_dir)])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    )
+    output(tool(
+        "ls-recover",
+        &["lsn", "compact", "--lsn-dir", s(lsn_dir)],
+    ))
     .assert_success();
 }
 
@@ -328,24 +331,15 @@ fn a_full_lsn_directory_stops_ls_tail_at_its_last_good_position() {
     let lsn = disk.path().join("lsn");
     append_lines(&log, 0, 2000);
     let once = || tool("ls-tail", &["--once", "--lsn-dir", s(&lsn), s(&log)]);
-    let run = |mut command: Command| {
-        finish(
-            command
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        )
-    };
 
-    let first = run(once());
+    let first = output(once());
     first.assert_success();
     assert_eq!(stored_lsn(&lsn), 2000);
     compact(&lsn);
     let filler = disk.fill();
     // 20 MB: ls-tail advances every 256 KiB, so it must append to the full disk.
     append_lines(&log, 2000, 200_000);
-    let failed = run(once());
+    let failed = output(once());
     failed.assert_error(&[
         &lsn.join("lsn.buffer").display().to_string(),
         "No space left on device",
@@ -354,7 +348,7 @@ fn a_full_lsn_directory_stops_ls_tail_at_its_last_good_position() {
     assert_eq!(stored_lsn(&lsn), 2000, "the last good position is kept");
 
     fs::remove_file(filler).unwrap();
-    let after = run(once());
+    let after = output(once());
     after.assert_success();
     assert_eq!(stored_lsn(&lsn), 202_000);
     // Lines written before the failed advance come again, under the same ids; none is skipped.
@@ -385,7 +379,7 @@ fn a_full_lsn_directory_stops_ls_ship_and_loses_no_acknowledged_line() {
     let template = format!("{prefix}.{{category}}");
     append_lines(&log, 0, 2000);
     let ship = || {
-        (
+        pipe(
             tool(
                 "ls-tail",
                 &[
@@ -411,20 +405,14 @@ fn a_full_lsn_directory_stops_ls_ship_and_loses_no_acknowledged_line() {
         )
     };
 
-    let (tail, shipped) = {
-        let (a, b) = ship();
-        pipe(a, b)
-    };
+    let (tail, shipped) = ship();
     tail.assert_success();
     shipped.assert_success();
     assert_eq!(stored_lsn(&lsn), 2000);
     compact(&lsn);
     let filler = disk.fill();
     append_lines(&log, 2000, 2000);
-    let (tail, failed) = {
-        let (a, b) = ship();
-        pipe(a, b)
-    };
+    let (tail, failed) = ship();
     tail.assert_no_panic();
     failed.assert_error(&[
         &lsn.join("lsn.buffer").display().to_string(),
@@ -434,10 +422,7 @@ fn a_full_lsn_directory_stops_ls_ship_and_loses_no_acknowledged_line() {
     assert_eq!(stored_lsn(&lsn), 2000, "the last good position is kept");
 
     fs::remove_file(filler).unwrap();
-    let (tail, shipped) = {
-        let (a, b) = ship();
-        pipe(a, b)
-    };
+    let (tail, shipped) = ship();
     tail.assert_success();
     shipped.assert_success();
     assert_eq!(stored_lsn(&lsn), 4000);
@@ -535,22 +520,16 @@ fn a_full_spool_stops_ls_roll_and_the_restart_loses_nothing() {
     rolled.assert_success();
     assert_eq!(stored_lsn(&lsn), 12_000);
     assert!(accepted <= 12_000);
-    finish(
-        tool(
-            "ls-recover",
-            &[
-                "spool",
-                "--spool",
-                s(spool.path()),
-                "--to",
-                s(archive.path()),
-            ],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap(),
-    )
+    output(tool(
+        "ls-recover",
+        &[
+            "spool",
+            "--spool",
+            s(spool.path()),
+            "--to",
+            s(archive.path()),
+        ],
+    ))
     .assert_success();
 
     assert!(
@@ -709,12 +688,7 @@ fn ls_roll_skips_and_counts_bad_records_and_never_writes_outside_its_root() {
         let mut args = vec!["--once"];
         args.extend(flag);
         args.push(s(base.path()));
-        let run = finish(
-            tool("ls-tail", &args)
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
+        let run = output(tool("ls-tail", &args));
         assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
         assert!(run.stderr.contains("invalid category"), "{}", run.stderr);
     }
@@ -850,24 +824,18 @@ fn ls_store_skips_and_counts_bad_records_and_stores_the_good_ones() {
         &run,
         &format!("skipped {bad} input lines or messages that were not records"),
     );
-    let query = finish(
-        tool(
-            "ls-store",
-            &[
-                "query",
-                "--mongo",
-                &uri,
-                "--db",
-                &db,
-                "--since",
-                "2000-01-01T00:00:00Z",
-            ],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap(),
-    );
+    let query = output(tool(
+        "ls-store",
+        &[
+            "query",
+            "--mongo",
+            &uri,
+            "--db",
+            &db,
+            "--since",
+            "2000-01-01T00:00:00Z",
+        ],
+    ));
     query.assert_success();
     let mut got = query.ids();
     got.sort();
@@ -904,13 +872,7 @@ fn ls_tail_reads_binary_broken_and_huge_lines_and_every_record_goes_downstream()
     binary.push(b'\n');
     fs::write(logs.join("blob.bin"), &binary).unwrap();
 
-    let run = finish(
-        tool("ls-tail", &["--once", "--from-start", s(&logs)])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let run = output(tool("ls-tail", &["--once", "--from-start", s(&logs)]));
     run.assert_success();
     let records = records_of(&run.stdout);
     let of = |file: &str| -> Vec<&Record> {
@@ -969,16 +931,10 @@ fn ls_tail_cuts_a_huge_multi_line_event_like_a_long_line() {
     }
     text.extend(b"2026-11-22T10:00:01Z INFO after\n");
     fs::write(&log, &text).unwrap();
-    let run = finish(
-        tool(
-            "ls-tail",
-            &["--once", "--from-start", "--multiline", s(&log)],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap(),
-    );
+    let run = output(tool(
+        "ls-tail",
+        &["--once", "--from-start", "--multiline", s(&log)],
+    ));
     run.assert_success();
     let records = records_of(&run.stdout);
     let messages: Vec<&str> = records.iter().map(|r| r.message.as_str()).collect();
