@@ -17,7 +17,7 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 use super::naming::{self, Entry, FileName, Serials};
-use super::spool::Spool;
+use super::spool::{Abandoned, Spool};
 use super::target::Target;
 use crate::record::{Category, RecordReader};
 use std::collections::HashSet;
@@ -129,9 +129,8 @@ pub fn recover_strays(
     Ok(count)
 }
 
-/// Copies the synced prefix of each file abandoned at an archive failure into a new final
-/// archive file, and deletes the abandoned file. On failure the files not yet done stay
-/// abandoned, for the next probe.
+/// Salvages each file abandoned at an archive failure (the rule in [`super::spool`]). On
+/// failure the files not yet done stay abandoned, for the next probe.
 pub fn salvage_abandoned(
     spool: &mut Spool,
     archive: &dyn Target,
@@ -139,9 +138,8 @@ pub fn salvage_abandoned(
 ) -> io::Result<u64> {
     let mut todo = spool.take_abandoned();
     let mut count = 0;
-    while let Some(file) = todo.first() {
-        let result = salvage_one(archive, serials, file);
-        if let Err(err) = result {
+    while let Some(file) = todo.first_mut() {
+        if let Err(err) = salvage_one(archive, serials, file) {
             spool.restore(todo);
             return Err(err);
         }
@@ -154,27 +152,48 @@ pub fn salvage_abandoned(
 fn salvage_one(
     archive: &dyn Target,
     serials: &mut Serials,
-    file: &super::spool::Abandoned,
+    file: &mut Abandoned,
 ) -> io::Result<()> {
     let category = file.category.as_str();
     let path = naming::relative_path(category, &file.name.in_progress());
+    if file.closed {
+        let names = archive.list(category)?;
+        if names.contains(&file.name.to_string()) && !names.contains(&file.name.in_progress()) {
+            return Ok(());
+        }
+        return archive.rename(
+            &path,
+            &naming::relative_path(category, &file.name.to_string()),
+        );
+    }
     archive.recover(&path)?;
     let bytes = match archive.read(&path) {
         Ok(bytes) => bytes,
-        // Nothing reached the archive (the create itself failed).
+        // Nothing reached the archive (the create itself failed), or an earlier salvage ended.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
     let synced = (file.synced as usize).min(bytes.len());
     let lines = complete_lines(&bytes[..synced], file.gzip);
     if !lines.is_empty() {
-        serials.note(
-            &file.category,
-            archive.list(category)?.iter().map(String::as_str),
-        );
-        let name = serials.allocate(&file.category, file.name.date, &file.name.ext);
-        write_final(archive, category, &name, &lines, file.gzip)?;
-        log::info!("salvaged the synced part of {path} as {category}/{name}");
+        let names = archive.list(category)?;
+        let copy = match &file.copy {
+            Some(copy) => copy.clone(),
+            None => {
+                serials.note(&file.category, names.iter().map(String::as_str));
+                let copy = serials.allocate(&file.category, file.name.date, &file.name.ext);
+                file.copy = Some(copy.clone());
+                copy
+            }
+        };
+        // A retry after the copy was named final must not copy again.
+        if !names.contains(&copy.to_string()) {
+            if names.contains(&copy.in_progress()) {
+                archive.remove(&naming::relative_path(category, &copy.in_progress()))?;
+            }
+            write_final(archive, category, &copy, &lines, file.gzip)?;
+            log::info!("salvaged the synced part of {path} as {category}/{copy}");
+        }
     }
     archive.remove(&path)
 }

@@ -24,7 +24,7 @@ use flate2::write::GzEncoder;
 
 use super::naming::{self, FileName, Serials};
 use super::recovery;
-use super::spool::Spool;
+use super::spool::{Abandoned, Spool};
 use super::target::{Target, TargetFile};
 use crate::record::{Category, RecordLine};
 
@@ -408,14 +408,16 @@ impl<T> Roller<T> {
         let category = key.0.as_str();
         let from = naming::relative_path(category, &name.in_progress());
         let to = naming::relative_path(category, &name.to_string());
-        let result = file
-            .finish()
-            .and_then(|()| self.target(place).rename(&from, &to));
+        let mut abandoned = Abandoned::open(&key.0, name.clone(), synced, self.config.gzip);
+        let result = file.finish().and_then(|()| {
+            abandoned.closed = true;
+            self.target(place).rename(&from, &to)
+        });
         if let Err(err) = result {
             if place == Place::Archive
                 && let Some(spool) = &mut self.spool
             {
-                spool.abandon(&key.0, name, synced, self.config.gzip);
+                spool.abandon(abandoned);
             }
             return Err(err);
         }
@@ -433,7 +435,18 @@ impl<T> Roller<T> {
     ) -> io::Result<OpenFile<T>> {
         let name = self.allocate(key, place)?;
         let path = naming::relative_path(key.0.as_str(), &name.in_progress());
-        let file = self.target(place).create(&path)?;
+        let file = match self.target(place).create(&path) {
+            Ok(file) => file,
+            Err(err) => {
+                // The create may still happen (it missed its deadline): salvage deletes the file.
+                if place == Place::Archive
+                    && let Some(spool) = &mut self.spool
+                {
+                    spool.abandon(Abandoned::open(&key.0, name, 0, self.config.gzip));
+                }
+                return Err(err);
+            }
+        };
         log::debug!("opened {path} ({place:?})");
         Ok(OpenFile {
             name,
@@ -517,12 +530,15 @@ impl<T> Roller<T> {
             .collect();
         for key in keys {
             let old = self.open.remove(&key).expect("listed");
-            self.spool.as_mut().expect("checked").abandon(
-                &key.0,
-                old.name.clone(),
-                old.synced,
-                self.config.gzip,
-            );
+            self.spool
+                .as_mut()
+                .expect("checked")
+                .abandon(Abandoned::open(
+                    &key.0,
+                    old.name.clone(),
+                    old.synced,
+                    self.config.gzip,
+                ));
             let mut file = self
                 .create(&key, Place::Spool, now)
                 .context("cannot write to the spool either")?;
