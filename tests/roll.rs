@@ -101,6 +101,8 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
         assert!(start.elapsed() < limit, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Shown with a failure: where a slow run spent its time.
+    eprintln!("waited {:.1?} for {what}", start.elapsed());
 }
 
 #[test]

@@ -220,4 +220,70 @@ mod tests {
             b"one\ntwo\nthree\n"
         );
     }
+
+    fn name(serial: u32) -> FileName {
+        FileName {
+            date: "2026-11-22".parse().unwrap(),
+            serial,
+            ext: ".jsonl".into(),
+        }
+    }
+
+    fn names(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The cases a call that missed its deadline leaves: a rename that landed late or not at
+    /// all, and a salvage whose copy was made but whose deletion failed.
+    #[test]
+    fn salvage_finishes_renames_and_never_copies_twice() {
+        use crate::archive::local::LocalTarget;
+        use crate::archive::spool::Alerts;
+        let (archive_dir, spool_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let archive = LocalTarget::new(archive_dir.path().into()).unwrap();
+        let category = Category::new("a").unwrap();
+        let dir = archive_dir.path().join("a");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("2026-11-22.0.jsonl"), "landed\n").unwrap();
+        std::fs::write(dir.join("_2026-11-22.1.jsonl"), "closed\n").unwrap();
+        std::fs::write(dir.join("2026-11-22.2.jsonl"), "copied\n").unwrap();
+        std::fs::write(dir.join("_2026-11-22.3.jsonl"), "copied\ntorn").unwrap();
+        let mut spool = Spool::new(
+            Box::new(LocalTarget::new(spool_dir.path().into()).unwrap()),
+            Alerts::default(),
+            chrono::Duration::seconds(1),
+        );
+        for serial in [0, 1] {
+            spool.abandon(Abandoned {
+                closed: true,
+                ..Abandoned::open(&category, name(serial), 7, false)
+            });
+        }
+        spool.abandon(Abandoned {
+            copy: Some(name(2)),
+            ..Abandoned::open(&category, name(3), 7, false)
+        });
+        let mut serials = Serials::default();
+        assert_eq!(
+            salvage_abandoned(&mut spool, &archive, &mut serials).unwrap(),
+            3
+        );
+        assert_eq!(
+            names(&dir),
+            [
+                "2026-11-22.0.jsonl",
+                "2026-11-22.1.jsonl",
+                "2026-11-22.2.jsonl"
+            ]
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("2026-11-22.2.jsonl")).unwrap(),
+            "copied\n"
+        );
+    }
 }
