@@ -244,6 +244,20 @@ impl Feeder {
 
 #[test]
 fn hdfs_outage_spools_with_an_alert_then_resumes_and_import_leaves_every_record_once() {
+    outage_spools_then_resumes(PrivateService::down, PrivateService::up);
+}
+
+#[test]
+fn hdfs_that_hangs_is_an_outage_once_a_call_misses_its_deadline() {
+    // Frozen, HDFS keeps its connections open and answers nothing (a hung server, a network
+    // partition): no error ever comes, only the deadline of each call notices.
+    outage_spools_then_resumes(PrivateService::pause, PrivateService::resume);
+}
+
+/// ls-roll writes to a private HDFS, which `stop` takes away and `start` gives back: records go
+/// to the spool with an alert meanwhile, then to HDFS again; after the import every record is
+/// there exactly once.
+fn outage_spools_then_resumes(stop: fn(&PrivateService), start: fn(&PrivateService)) {
     // The shared HDFS being up says the machine can run HDFS; this test starts its own.
     if common::hdfs_uri().is_none() {
         return;
@@ -280,7 +294,7 @@ fn hdfs_outage_spools_with_an_alert_then_resumes_and_import_leaves_every_record_
         feeder.sent() >= 300
     });
     std::thread::sleep(Duration::from_millis(500));
-    server.down();
+    stop(&server);
     wait_for("the outage alert", Duration::from_secs(120), || {
         alerts_say("\"alert\":\"hdfs_unavailable\",\"severity\":\"critical\"")
     });
@@ -288,7 +302,7 @@ fn hdfs_outage_spools_with_an_alert_then_resumes_and_import_leaves_every_record_
     wait_for("records while spooling", Duration::from_secs(30), || {
         feeder.sent() >= spooling + 300
     });
-    server.up();
+    start(&server);
     wait_for(
         "ls-roll to write to HDFS again",
         Duration::from_secs(180),
