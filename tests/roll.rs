@@ -285,6 +285,8 @@ fn outage_spools_then_resumes(stop: fn(&PrivateService), start: fn(&PrivateServi
             "200ms",
             "--hdfs-timeout",
             "5s",
+            // The probes and salvages in the output say why, should it stay on the spool.
+            "-v",
         ],
         &[("HADOOP_CONF_DIR", &conf)],
     );
