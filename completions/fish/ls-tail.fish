@@ -26,7 +26,7 @@ complete -c ls-tail -l rescan-interval -d 'Seconds between listings of the roots
 complete -c ls-tail -l idle-timeout -d 'Seconds without new data after which a file\'s handle is closed' -r
 complete -c ls-tail -l glob -d 'Only files of directories whose name matches one of these globs' -r
 complete -c ls-tail -l exclude -d 'Leave out files of directories whose name matches this glob' -r
-complete -c ls-tail -l max-line-bytes -d 'The longest message kept from one line, in bytes (longer lines are cut)' -r
+complete -c ls-tail -l max-line-bytes -d 'The longest message kept from one line or multi-line event, in bytes (longer ones are cut)' -r
 complete -c ls-tail -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
 complete -c ls-tail -l from-start -d 'Read files with no recorded position from their start (the default)'

@@ -84,7 +84,15 @@ impl Target for LocalTarget {
     fn list(&self, dir: &str) -> io::Result<Vec<String>> {
         let entries = match fs::read_dir(self.path(dir)) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            // A stray file named like a category (a filler, a README) holds no archive files.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(Vec::new());
+            }
             Err(e) => return Err(e),
         };
         let mut names = Vec::new();

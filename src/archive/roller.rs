@@ -235,7 +235,12 @@ impl<T> Roller<T> {
             stats: RollStats::default(),
             _locks: locks,
         };
-        roller.recover_strays(Place::Spool)?;
+        if let Some(spool) = &roller.spool {
+            let spool = spool.target().describe();
+            roller.recover_strays(Place::Spool).with_context(|| {
+                format!("cannot recover the files a previous run left in the spool {spool}")
+            })?;
+        }
         if let Err(err) = roller.recover_strays(Place::Archive) {
             roller
                 .fail_over(now, err)
@@ -553,6 +558,10 @@ impl<T> Roller<T> {
                 .context(format!("cannot write to {}", self.archive.describe())));
         };
         spool.activate(now, &self.archive.describe(), &err);
+        let spool_failed = format!(
+            "cannot write to the spool {} either",
+            spool.target().describe()
+        );
         let keys: Vec<_> = self
             .open
             .iter()
@@ -572,12 +581,12 @@ impl<T> Roller<T> {
                 ));
             let mut file = self
                 .create(&key, Place::Spool, now)
-                .context("cannot write to the spool either")?;
+                .with_context(|| spool_failed.clone())?;
             file.pending = old.pending;
             file.tokens = old.tokens;
             file.opened = old.opened;
             file.last_write = old.last_write;
-            file.push().context("cannot write to the spool either")?;
+            file.push().with_context(|| spool_failed.clone())?;
             self.open.insert(key, file);
         }
         Ok(())

@@ -144,6 +144,9 @@ fn main() -> ExitCode {
             stats.duplicates,
             stats.recovered
         );
+        if bad > 0 {
+            log::warn!("skipped {bad} input lines that were not records");
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

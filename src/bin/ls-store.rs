@@ -253,6 +253,12 @@ async fn run_store(
         stats.stored.rejected,
         target.display()
     );
+    if stats.bad_records > 0 {
+        log::warn!(
+            "skipped {} input lines or messages that were not records",
+            stats.bad_records
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -130,7 +130,7 @@ struct Args {
     #[arg(long, value_name = "GLOB")]
     exclude: Vec<Glob>,
 
-    /// The longest message kept from one line, in bytes (longer lines are cut).
+    /// The longest message kept from one line or multi-line event, in bytes (longer ones are cut).
     #[arg(long, default_value_t = 1 << 20)]
     max_line_bytes: usize,
 
@@ -156,6 +156,7 @@ impl Args {
                     start: self.multiline_start,
                     timeout: seconds(self.multiline_timeout, "--multiline-timeout")?,
                     max_lines: self.multiline_max_lines.max(1),
+                    max_bytes: self.max_line_bytes.max(1),
                 })
             })
             .transpose()?;

@@ -75,10 +75,26 @@ pub fn error_line(tool: &str, err: &anyhow::Error) {
         message.push_str(": ");
         message.push_str(&cause.to_string());
     }
+    if is_disk_full(err) {
+        message.push_str(" (the disk is full: free space on it, then start the tool again)");
+    }
     log::error!("{message}");
     if !log::log_enabled!(log::Level::Error) || log::max_level() == log::LevelFilter::Off {
         eprintln!("{tool}: error: {message}");
     }
+}
+
+/// Whether `err` comes from a full disk or an exhausted quota: the one failure whose fix is the
+/// same for every tool, and that the OS message alone does not spell out.
+fn is_disk_full(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        })
+    })
 }
 
 /// Reports bad input lines without flooding stderr: the first few in full, then every

@@ -20,8 +20,11 @@ use serde_json::{Map, Value};
 
 use super::{Category, Level, Origin, Record, format_timestamp, parse_timestamp, write_record};
 
-/// Longest line accepted by default: 1 MiB. Longer lines are skipped and counted, never buffered.
-pub const DEFAULT_MAX_LINE: usize = 1 << 20;
+/// Longest line accepted by default: 8 MiB. Longer lines are skipped and counted, never buffered.
+/// It is well above the longest record ls-tail writes with its default `--max-line-bytes` (a
+/// message cut at 1 MiB, which JSON escaping of control bytes can make up to 6 MiB), so that no
+/// record one stage wrote is refused by the next.
+pub const DEFAULT_MAX_LINE: usize = 8 << 20;
 
 /// What is wrong with a line that is not a record.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,7 +44,7 @@ use chrono::Utc;
 use self::category::{CategoryRules, FileCategories};
 use self::checkpoint::{Checkpoints, CommitMode, Resolution};
 use self::multiline::{Event, Joiner, MultilineConfig};
-use self::reader::{Line, LineReader};
+use self::reader::{Line, LineReader, ReadOutcome};
 use self::watcher::{Changes, Roots, Watcher};
 use crate::cli::Shutdown;
 use crate::parse::{Parser, ParserConfig};
@@ -91,7 +91,25 @@ pub struct Summary {
     pub replaced_while_stopped: u64,
     /// Files that have bytes after their last complete line, left for the next run.
     pub unfinished_lines: u64,
+    /// Lines longer than `max_line` whose message was cut there, and multi-line events cut the
+    /// same way.
+    pub lines_cut: u64,
     pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Counts what one read of the file `name` did.
+    fn add(&mut self, name: &str, outcome: &ReadOutcome, max_line: usize) {
+        self.bytes += outcome.bytes;
+        self.lines += outcome.lines;
+        if outcome.cut > 0 {
+            self.lines_cut += outcome.cut;
+            log::warn!(
+                "{name}: {} line(s) longer than {max_line} bytes (--max-line-bytes): their messages are cut there",
+                outcome.cut
+            );
+        }
+    }
 }
 
 impl fmt::Display for Summary {
@@ -101,7 +119,7 @@ impl fmt::Display for Summary {
             f,
             "{} records from {} lines ({:.1} MiB) of {} files in {:.2} s ({:.0} MiB/s); \
              {} copies of read content skipped, {} truncations, {} files replaced while stopped, \
-             {} unfinished last lines left for the next run",
+             {} unfinished last lines left for the next run, {} long lines cut",
             self.records,
             self.lines,
             self.bytes as f64 / (1 << 20) as f64,
@@ -112,6 +130,7 @@ impl fmt::Display for Summary {
             self.truncations,
             self.replaced_while_stopped,
             self.unfinished_lines,
+            self.lines_cut,
         )
     }
 }
@@ -181,6 +200,8 @@ struct Emitter<W: Write> {
     /// The last record written for the current file: (lsn, offset, crc).
     last: Option<(u64, u64, u32)>,
     records: u64,
+    /// Multi-line events whose text was cut at the longest message.
+    events_cut: u64,
 }
 
 impl<W: Write> Emitter<W> {
@@ -201,6 +222,18 @@ impl<W: Write> Emitter<W> {
         if origin.fid != fid {
             origin.fid = fid.to_string();
         }
+    }
+
+    fn emit_event(&mut self, event: &Event, categories: &FileCategories) {
+        if event.cut {
+            self.events_cut += 1;
+            let file = self.record.origin.as_ref().map_or("", |o| o.file.as_str());
+            log::warn!(
+                "{file}: the multi-line event ending at line {} is longer than --max-line-bytes: its message is cut there",
+                event.lsn
+            );
+        }
+        self.emit(&event.text, event.lsn, event.end, event.crc, categories);
     }
 
     fn emit(&mut self, text: &[u8], lsn: u64, end: u64, crc: u32, categories: &FileCategories) {
@@ -284,6 +317,7 @@ impl<W: Write> Tailer<W> {
                 error: None,
                 last: None,
                 records: 0,
+                events_cut: 0,
             },
             files: Vec::new(),
             free: Vec::new(),
@@ -591,7 +625,7 @@ impl<W: Write> Tailer<W> {
         let categories = &t.categories;
         let mut on_line = |line: Line| match &config.multiline {
             Some(multiline) => follow.joiner.push(multiline, &line, &mut |e: &Event| {
-                emitter.emit(&e.text, e.lsn, e.end, e.crc, categories)
+                emitter.emit_event(e, categories)
             }),
             None => emitter.emit(line.bytes, line.lsn, line.end, line.crc, categories),
         };
@@ -599,8 +633,7 @@ impl<W: Write> Tailer<W> {
             .reader
             .read(handle, buf, TURN_BUDGET, &mut on_line)
             .with_context(|| format!("cannot read {}", t.name))?;
-        summary.bytes += outcome.bytes;
-        summary.lines += outcome.lines;
+        summary.add(&t.name, &outcome, config.max_line);
         if let Some((lsn, end, crc)) = emitter.last {
             checkpoints.emitted(&follow.fid, &t.name, lsn, end, crc);
         }
@@ -725,7 +758,7 @@ impl<W: Write> Tailer<W> {
         let categories = &t.categories;
         follow
             .joiner
-            .flush(&mut |e: &Event| emitter.emit(&e.text, e.lsn, e.end, e.crc, categories));
+            .flush(&mut |e: &Event| emitter.emit_event(e, categories));
         if let Some((lsn, end, crc)) = emitter.last {
             self.checkpoints
                 .emitted(&follow.fid, &t.name, lsn, end, crc);
@@ -748,7 +781,7 @@ impl<W: Write> Tailer<W> {
                 let categories = &t.categories;
                 follow
                     .joiner
-                    .flush(&mut |e: &Event| emitter.emit(&e.text, e.lsn, e.end, e.crc, categories));
+                    .flush(&mut |e: &Event| emitter.emit_event(e, categories));
                 if let Some((lsn, end, crc)) = emitter.last {
                     self.checkpoints
                         .emitted(&follow.fid, &t.name, lsn, end, crc);
@@ -784,7 +817,7 @@ impl<W: Write> Tailer<W> {
             let categories = &t.categories;
             let mut on_line = |line: Line| match &config.multiline {
                 Some(multiline) => follow.joiner.push(multiline, &line, &mut |e: &Event| {
-                    emitter.emit(&e.text, e.lsn, e.end, e.crc, categories)
+                    emitter.emit_event(e, categories)
                 }),
                 None => emitter.emit(line.bytes, line.lsn, line.end, line.crc, categories),
             };
@@ -794,9 +827,8 @@ impl<W: Write> Tailer<W> {
                 .with_context(|| format!("cannot read {}", t.name))?;
             follow
                 .joiner
-                .flush(&mut |e: &Event| emitter.emit(&e.text, e.lsn, e.end, e.crc, categories));
-            summary.bytes += outcome.bytes;
-            summary.lines += outcome.lines;
+                .flush(&mut |e: &Event| emitter.emit_event(e, categories));
+            summary.add(&t.name, &outcome, config.max_line);
             if let Some((lsn, end, crc)) = emitter.last {
                 checkpoints.emitted(&follow.fid, &t.name, lsn, end, crc);
             }
@@ -857,6 +889,7 @@ impl<W: Write> Tailer<W> {
         }
         self.commit()?;
         self.summary.records = self.emitter.records;
+        self.summary.lines_cut += self.emitter.events_cut;
         self.summary.elapsed = self.started.elapsed();
         self.checkpoints.close()?;
         Ok(self.summary)

@@ -20,6 +20,9 @@ pub struct MultilineConfig {
     pub start: Option<Regex>,
     pub timeout: Duration,
     pub max_lines: usize,
+    /// The most bytes of an event's text: the rest is cut off, as a line's past `max_line`, so
+    /// that joined lines can neither exhaust memory nor make a record no stage reads.
+    pub max_bytes: usize,
 }
 
 impl MultilineConfig {
@@ -43,6 +46,8 @@ pub struct Event {
     pub lsn: u64,
     pub end: u64,
     pub crc: u32,
+    /// The text was cut at `max_bytes`.
+    pub cut: bool,
 }
 
 /// The pending event of one file.
@@ -63,6 +68,10 @@ impl Joiner {
             self.pending.text.push(b'\n');
         }
         self.pending.text.extend_from_slice(line.bytes);
+        if self.pending.text.len() > config.max_bytes {
+            self.pending.text.truncate(config.max_bytes);
+            self.pending.cut = true;
+        }
         self.pending.lines += 1;
         self.pending.lsn = line.lsn;
         self.pending.end = line.end;
@@ -87,6 +96,7 @@ impl Joiner {
             emit(&self.pending);
             self.pending.text.clear();
             self.pending.lines = 0;
+            self.pending.cut = false;
             self.last_line_at = None;
         }
     }
@@ -123,6 +133,7 @@ mod tests {
             start: None,
             timeout: Duration::from_secs(1),
             max_lines: 100,
+            max_bytes: 1 << 20,
         };
         let out = run(
             &config,
@@ -146,6 +157,7 @@ mod tests {
             start: Some(Regex::new(r"^\d{4}-").unwrap()),
             timeout: Duration::from_secs(1),
             max_lines: 3,
+            max_bytes: 1 << 20,
         };
         let out = run(&config, &["2026- a", "x", "y", "z", "2026- b"]);
         let lsns: Vec<u64> = out.iter().map(|o| o.1).collect();

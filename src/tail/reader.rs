@@ -33,6 +33,8 @@ pub struct ReadOutcome {
     pub lines: u64,
     /// True if the file's end was reached (nothing left but, maybe, an unfinished line).
     pub at_eof: bool,
+    /// Lines longer than `max_line` whose message was cut there.
+    pub cut: u64,
 }
 
 /// A line longer than the read buffer, being consumed in pieces.
@@ -102,7 +104,7 @@ impl LineReader {
                 outcome.at_eof = true;
                 break;
             }
-            let consumed = self.lines_in(&buf[..n], on_line, &mut outcome.lines);
+            let consumed = self.lines_in(&buf[..n], on_line, &mut outcome);
             let consumed = if consumed == 0 && n == buf.len() {
                 // No newline in a full buffer: the start of a long line.
                 self.long_piece(&buf[..n]);
@@ -132,7 +134,7 @@ impl LineReader {
         if n > 0 || self.long.is_some() {
             let mut partial = buf[..n].to_vec();
             partial.push(b'\n');
-            self.lines_in(&partial, on_line, &mut outcome.lines);
+            self.lines_in(&partial, on_line, &mut outcome);
             // The newline added above is not in the file.
             self.offset -= 1;
             outcome.bytes += n as u64;
@@ -141,11 +143,16 @@ impl LineReader {
     }
 
     /// Emits the complete lines at the start of `data`; returns the bytes consumed.
-    fn lines_in(&mut self, data: &[u8], on_line: &mut impl FnMut(Line), lines: &mut u64) -> usize {
+    fn lines_in(
+        &mut self,
+        data: &[u8],
+        on_line: &mut impl FnMut(Line),
+        outcome: &mut ReadOutcome,
+    ) -> usize {
         let mut start = 0;
         for nl in memchr::memchr_iter(b'\n', data) {
             self.lsn += 1;
-            *lines += 1;
+            outcome.lines += 1;
             let end = self.offset + nl as u64 + 1;
             if let Some(mut long) = self.long.take() {
                 let tail = &data[..nl];
@@ -157,13 +164,7 @@ impl LineReader {
                     long.add(tail.strip_suffix(b"\r").unwrap_or(tail), self.max_line);
                 }
                 let crc = long.crc.finalize();
-                if long.truncated {
-                    log::warn!(
-                        "line {} is longer than {} bytes: its message is cut there",
-                        self.lsn,
-                        self.max_line
-                    );
-                }
+                outcome.cut += u64::from(long.truncated);
                 self.last_crc = Some(crc);
                 on_line(Line {
                     bytes: &long.kept,
