@@ -21,6 +21,7 @@ arrival\t'The date it arrives at ls-roll'"
 complete -c ls-roll -l spool -d 'Local directory that takes the records while the archive fails; import it with `ls-recover spool`' -r -F
 complete -c ls-roll -l probe-every -d 'How often to try the archive again while spooling' -r
 complete -c ls-roll -l alerts -d 'Append alert lines (JSON) to this file instead of stderr' -r -F
+complete -c ls-roll -l hdfs-timeout -d 'Give up on an HDFS call (write, hsync, create, rename...) after this long and treat it as an outage: the records go to the spool' -r
 complete -c ls-roll -l idle-close -d 'Close files that received nothing for this long (frees HDFS leases)' -r
 complete -c ls-roll -l lsn-dir -d 'LSN store to advance, for records read from tailed files, once they are synced' -r -F
 complete -c ls-roll -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'

@@ -20,4 +20,4 @@ pub mod units;
 
 pub use roller::{Format, RollConfig, RollStats, Roller, RouteBy};
 pub use spool::{Alerts, Spool, import};
-pub use target::{Target, TargetFile, open_target};
+pub use target::{Target, TargetFile, open_target, open_target_with_deadline};

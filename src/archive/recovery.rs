@@ -17,7 +17,7 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 use super::naming::{self, Entry, FileName, Serials};
-use super::spool::Spool;
+use super::spool::{Abandoned, Spool};
 use super::target::Target;
 use crate::record::{Category, RecordReader};
 use std::collections::HashSet;
@@ -129,9 +129,8 @@ pub fn recover_strays(
     Ok(count)
 }
 
-/// Copies the synced prefix of each file abandoned at an archive failure into a new final
-/// archive file, and deletes the abandoned file. On failure the files not yet done stay
-/// abandoned, for the next probe.
+/// Salvages each file abandoned at an archive failure (the rule in [`super::spool`]). On
+/// failure the files not yet done stay abandoned, for the next probe.
 pub fn salvage_abandoned(
     spool: &mut Spool,
     archive: &dyn Target,
@@ -139,9 +138,8 @@ pub fn salvage_abandoned(
 ) -> io::Result<u64> {
     let mut todo = spool.take_abandoned();
     let mut count = 0;
-    while let Some(file) = todo.first() {
-        let result = salvage_one(archive, serials, file);
-        if let Err(err) = result {
+    while let Some(file) = todo.first_mut() {
+        if let Err(err) = salvage_one(archive, serials, file) {
             spool.restore(todo);
             return Err(err);
         }
@@ -154,27 +152,48 @@ pub fn salvage_abandoned(
 fn salvage_one(
     archive: &dyn Target,
     serials: &mut Serials,
-    file: &super::spool::Abandoned,
+    file: &mut Abandoned,
 ) -> io::Result<()> {
     let category = file.category.as_str();
     let path = naming::relative_path(category, &file.name.in_progress());
+    if file.closed {
+        let names = archive.list(category)?;
+        if names.contains(&file.name.to_string()) && !names.contains(&file.name.in_progress()) {
+            return Ok(());
+        }
+        return archive.rename(
+            &path,
+            &naming::relative_path(category, &file.name.to_string()),
+        );
+    }
     archive.recover(&path)?;
     let bytes = match archive.read(&path) {
         Ok(bytes) => bytes,
-        // Nothing reached the archive (the create itself failed).
+        // Nothing reached the archive (the create itself failed), or an earlier salvage ended.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
     let synced = (file.synced as usize).min(bytes.len());
     let lines = complete_lines(&bytes[..synced], file.gzip);
     if !lines.is_empty() {
-        serials.note(
-            &file.category,
-            archive.list(category)?.iter().map(String::as_str),
-        );
-        let name = serials.allocate(&file.category, file.name.date, &file.name.ext);
-        write_final(archive, category, &name, &lines, file.gzip)?;
-        log::info!("salvaged the synced part of {path} as {category}/{name}");
+        let names = archive.list(category)?;
+        let copy = match &file.copy {
+            Some(copy) => copy.clone(),
+            None => {
+                serials.note(&file.category, names.iter().map(String::as_str));
+                let copy = serials.allocate(&file.category, file.name.date, &file.name.ext);
+                file.copy = Some(copy.clone());
+                copy
+            }
+        };
+        // A retry after the copy was named final must not copy again.
+        if !names.contains(&copy.to_string()) {
+            if names.contains(&copy.in_progress()) {
+                archive.remove(&naming::relative_path(category, &copy.in_progress()))?;
+            }
+            write_final(archive, category, &copy, &lines, file.gzip)?;
+            log::info!("salvaged the synced part of {path} as {category}/{copy}");
+        }
     }
     archive.remove(&path)
 }
@@ -199,6 +218,72 @@ mod tests {
         assert_eq!(
             complete_lines(&whole[..whole.len() - 3], true),
             b"one\ntwo\nthree\n"
+        );
+    }
+
+    fn name(serial: u32) -> FileName {
+        FileName {
+            date: "2026-11-22".parse().unwrap(),
+            serial,
+            ext: ".jsonl".into(),
+        }
+    }
+
+    fn names(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The cases a call that missed its deadline leaves: a rename that landed late or not at
+    /// all, and a salvage whose copy was made but whose deletion failed.
+    #[test]
+    fn salvage_finishes_renames_and_never_copies_twice() {
+        use crate::archive::local::LocalTarget;
+        use crate::archive::spool::Alerts;
+        let (archive_dir, spool_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let archive = LocalTarget::new(archive_dir.path().into()).unwrap();
+        let category = Category::new("a").unwrap();
+        let dir = archive_dir.path().join("a");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("2026-11-22.0.jsonl"), "landed\n").unwrap();
+        std::fs::write(dir.join("_2026-11-22.1.jsonl"), "closed\n").unwrap();
+        std::fs::write(dir.join("2026-11-22.2.jsonl"), "copied\n").unwrap();
+        std::fs::write(dir.join("_2026-11-22.3.jsonl"), "copied\ntorn").unwrap();
+        let mut spool = Spool::new(
+            Box::new(LocalTarget::new(spool_dir.path().into()).unwrap()),
+            Alerts::default(),
+            chrono::Duration::seconds(1),
+        );
+        for serial in [0, 1] {
+            spool.abandon(Abandoned {
+                closed: true,
+                ..Abandoned::open(&category, name(serial), 7, false)
+            });
+        }
+        spool.abandon(Abandoned {
+            copy: Some(name(2)),
+            ..Abandoned::open(&category, name(3), 7, false)
+        });
+        let mut serials = Serials::default();
+        assert_eq!(
+            salvage_abandoned(&mut spool, &archive, &mut serials).unwrap(),
+            3
+        );
+        assert_eq!(
+            names(&dir),
+            [
+                "2026-11-22.0.jsonl",
+                "2026-11-22.1.jsonl",
+                "2026-11-22.2.jsonl"
+            ]
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("2026-11-22.2.jsonl")).unwrap(),
+            "copied\n"
         );
     }
 }

@@ -24,7 +24,7 @@ use flate2::write::GzEncoder;
 
 use super::naming::{self, FileName, Serials};
 use super::recovery;
-use super::spool::Spool;
+use super::spool::{Abandoned, Spool};
 use super::target::{Target, TargetFile};
 use crate::record::{Category, RecordLine};
 
@@ -197,6 +197,12 @@ pub struct Roller<T> {
     /// Ids of records in files recovered at start-up: re-sent copies are dropped.
     recovered_ids: HashSet<String>,
     durable: Vec<T>,
+    /// The empty `pending` buffers of closed files. Each is allocated once at its largest (only
+    /// the pages used are backed): growing one to tens of MiB for every file, copying it at
+    /// each step, cost more than the copying that fills it.
+    spare_buffers: Vec<Vec<u8>>,
+    /// The day of the last record routed: its first instant, the first of the next day, its date.
+    routed_day: Option<(DateTime<Utc>, DateTime<Utc>, NaiveDate)>,
     stats: RollStats,
     _locks: Vec<Box<dyn Send>>,
 }
@@ -224,6 +230,8 @@ impl<T> Roller<T> {
             listed: HashSet::new(),
             recovered_ids: HashSet::new(),
             durable: Vec::new(),
+            spare_buffers: Vec::new(),
+            routed_day: None,
             stats: RollStats::default(),
             _locks: locks,
         };
@@ -285,7 +293,7 @@ impl<T> Roller<T> {
             RouteBy::Event => record.timestamp,
             RouteBy::Arrival => now,
         };
-        let date = naming::date_in(self.config.tz, when);
+        let date = self.date_of(when);
         // The open files are few: finding the key among them saves making one per record.
         let key = match self
             .open
@@ -299,6 +307,24 @@ impl<T> Roller<T> {
         self.retry_on_spool(now, result)?;
         self.stats.records += 1;
         Ok(())
+    }
+
+    /// The date of `when` in the configured zone. A day runs from one day boundary of the time
+    /// trigger ([`naming::day_end`]) to the next; the last one is kept, since records mostly come
+    /// in order and converting each to the zone is costly.
+    fn date_of(&mut self, when: DateTime<Utc>) -> NaiveDate {
+        if let Some((start, end, date)) = self.routed_day
+            && start <= when
+            && when < end
+        {
+            return date;
+        }
+        let date = naming::date_in(self.config.tz, when);
+        let start = date
+            .pred_opt()
+            .map_or(when, |before| naming::day_end(self.config.tz, before));
+        self.routed_day = Some((start, naming::day_end(self.config.tz, date), date));
+        date
     }
 
     fn append(
@@ -409,18 +435,22 @@ impl<T> Roller<T> {
                 return Err(err);
             }
         }
+        // Synced, so empty: the next file reuses it instead of growing a new one.
+        self.spare_buffers.push(std::mem::take(&mut file.pending));
         let (name, place, synced) = (file.name.clone(), file.place, file.synced);
         let category = key.0.as_str();
         let from = naming::relative_path(category, &name.in_progress());
         let to = naming::relative_path(category, &name.to_string());
-        let result = file
-            .finish()
-            .and_then(|()| self.target(place).rename(&from, &to));
+        let mut abandoned = Abandoned::open(&key.0, name.clone(), synced, self.config.gzip);
+        let result = file.finish().and_then(|()| {
+            abandoned.closed = true;
+            self.target(place).rename(&from, &to)
+        });
         if let Err(err) = result {
             if place == Place::Archive
                 && let Some(spool) = &mut self.spool
             {
-                spool.abandon(&key.0, name, synced, self.config.gzip);
+                spool.abandon(abandoned);
             }
             return Err(err);
         }
@@ -438,7 +468,18 @@ impl<T> Roller<T> {
     ) -> io::Result<OpenFile<T>> {
         let name = self.allocate(key, place)?;
         let path = naming::relative_path(key.0.as_str(), &name.in_progress());
-        let file = self.target(place).create(&path)?;
+        let file = match self.target(place).create(&path) {
+            Ok(file) => file,
+            Err(err) => {
+                // The create may still happen (it missed its deadline): salvage deletes the file.
+                if place == Place::Archive
+                    && let Some(spool) = &mut self.spool
+                {
+                    spool.abandon(Abandoned::open(&key.0, name, 0, self.config.gzip));
+                }
+                return Err(err);
+            }
+        };
         log::debug!("opened {path} ({place:?})");
         Ok(OpenFile {
             name,
@@ -450,7 +491,10 @@ impl<T> Roller<T> {
                 .then(|| GzEncoder::new(Vec::with_capacity(CHUNK), Compression::fast())),
             written: 0,
             synced: 0,
-            pending: Vec::with_capacity(CHUNK * 2),
+            pending: self
+                .spare_buffers
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(MAX_PENDING + CHUNK)),
             pushed: 0,
             tokens: Vec::new(),
             opened: now,
@@ -526,12 +570,15 @@ impl<T> Roller<T> {
             .collect();
         for key in keys {
             let old = self.open.remove(&key).expect("listed");
-            self.spool.as_mut().expect("checked").abandon(
-                &key.0,
-                old.name.clone(),
-                old.synced,
-                self.config.gzip,
-            );
+            self.spool
+                .as_mut()
+                .expect("checked")
+                .abandon(Abandoned::open(
+                    &key.0,
+                    old.name.clone(),
+                    old.synced,
+                    self.config.gzip,
+                ));
             let mut file = self
                 .create(&key, Place::Spool, now)
                 .with_context(|| spool_failed.clone())?;

@@ -2,13 +2,21 @@
 //! archive (HDFS) fails, the alerts that say so, and the import that moves spooled files into
 //! the archive afterwards (ls-recover reuses [`import`]).
 //!
-//! The rule for a file being written when the archive fails (on write, sync, create or rename):
-//! it is *abandoned* at its last successful sync. Its records since then are still in memory
-//! and are rewritten into a spool file; ls-roll probes the archive every `--probe-every`, and
-//! when it answers, closes the spool files, recovers the lease of each abandoned file, copies its
-//! synced prefix (which holds exactly the records synced before the failure) into a new final
-//! file under the next serial, and deletes it. Every record thus lands in exactly one final file,
-//! in the archive or in the spool.
+//! The rule for a file being written when the archive fails (on write, sync, create, close or
+//! rename, with an error or by missing the `--hdfs-timeout` deadline): it is *abandoned* at its
+//! last successful sync. Its records since then are still in memory and are rewritten into a
+//! spool file; ls-roll probes the archive every `--probe-every`, and when it answers (and every
+//! HDFS call that missed its deadline has ended, see [`super::hdfs`]), closes the spool files and
+//! salvages each abandoned file (see [`super::recovery::salvage_abandoned`]):
+//! - a file that was synced and closed and only missed its rename is renamed to its final name
+//!   (or found there: the late rename went through);
+//! - any other file has its lease recovered, which fences the abandoned writer, and its synced
+//!   prefix (which holds exactly the records synced before the failure: anything a late write
+//!   added is cut) is copied into a new final file under the next serial, remembered so that a
+//!   retry never copies twice; then it is deleted. A create that failed leaves at most an empty
+//!   file, deleted the same way.
+//!
+//! Every record thus lands in exactly one final file, in the archive or in the spool.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -67,6 +75,24 @@ pub struct Abandoned {
     pub name: FileName,
     pub synced: u64,
     pub gzip: bool,
+    /// Synced and closed: only the rename to the final name is missing.
+    pub closed: bool,
+    /// The final file its synced prefix is being copied into, once chosen.
+    pub copy: Option<FileName>,
+}
+
+impl Abandoned {
+    /// A file abandoned `synced` bytes in, before it was closed.
+    pub fn open(category: &Category, name: FileName, synced: u64, gzip: bool) -> Abandoned {
+        Abandoned {
+            category: category.clone(),
+            name,
+            synced,
+            gzip,
+            closed: false,
+            copy: None,
+        }
+    }
 }
 
 /// The spool target and the failover state.
@@ -145,13 +171,8 @@ impl Spool {
         );
     }
 
-    pub fn abandon(&mut self, category: &Category, name: FileName, synced: u64, gzip: bool) {
-        self.abandoned.push(Abandoned {
-            category: category.clone(),
-            name,
-            synced,
-            gzip,
-        });
+    pub fn abandon(&mut self, file: Abandoned) {
+        self.abandoned.push(file);
     }
 
     /// The abandoned files, to salvage; the ones handed back by [`Spool::restore`] stay.

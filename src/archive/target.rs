@@ -2,13 +2,14 @@
 //! roller, the spool and ls-recover's import work the same on both.
 //!
 //! Paths are relative to the target's root (`<category>/<name>`). Every operation is blocking;
-//! the HDFS client runs its own runtime.
+//! the HDFS client runs its own runtime, and every HDFS call has a deadline.
 
 use std::io;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::hdfs::HdfsTarget;
+use super::hdfs::{self, HdfsTarget};
 use super::local::LocalTarget;
 
 /// A file open for writing.
@@ -43,10 +44,19 @@ pub trait Target: Send {
     fn lock(&self) -> Result<Box<dyn Send>>;
 }
 
-/// Opens `--out`-style locations: `hdfs://nn:port/path`, `file:///dir`, or a plain path.
+/// Opens `--out`-style locations: `hdfs://nn:port/path`, `file:///dir`, or a plain path; HDFS
+/// calls get the default deadline.
 pub fn open_target(location: &str) -> Result<Box<dyn Target>> {
+    open_target_with_deadline(location, hdfs::DEFAULT_TIMEOUT)
+}
+
+/// [`open_target`], each HDFS call failing after `hdfs_deadline` (`--hdfs-timeout`).
+pub fn open_target_with_deadline(
+    location: &str,
+    hdfs_deadline: Duration,
+) -> Result<Box<dyn Target>> {
     if location.starts_with("hdfs://") {
-        return Ok(Box::new(HdfsTarget::connect(location)?));
+        return Ok(Box::new(HdfsTarget::connect(location, hdfs_deadline)?));
     }
     let path = match location.strip_prefix("file://") {
         Some(path) if path.starts_with('/') => path,

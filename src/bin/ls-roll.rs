@@ -80,6 +80,11 @@ struct Args {
     #[arg(long)]
     alerts: Option<PathBuf>,
 
+    /// Give up on an HDFS call (write, hsync, create, rename...) after this long and treat it as
+    /// an outage: the records go to the spool.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    hdfs_timeout: chrono::Duration,
+
     /// Close files that received nothing for this long (frees HDFS leases).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     idle_close: chrono::Duration,
@@ -108,7 +113,9 @@ fn main() -> ExitCode {
             by: args.by,
             idle_close: Some(args.idle_close),
         };
-        let target = archive::open_target(&args.out)?;
+        let hdfs_deadline =
+            (args.hdfs_timeout.to_std()).expect("parse_duration gives positive durations");
+        let target = archive::open_target_with_deadline(&args.out, hdfs_deadline)?;
         let spool = match &args.spool {
             Some(dir) => Some(Spool::new(
                 archive::open_target(&dir.to_string_lossy())?,
