@@ -38,7 +38,7 @@ class Kafka:
                       for p in self._consumer.partitions_for_topic(topic) or ()]
         ends = self._consumer.end_offsets(partitions)
         committed = self._admin.list_consumer_group_offsets(group)
-        return all(tp in committed and committed[tp].offset >= end for tp, end in ends.items())
+        return all((committed[tp].offset if tp in committed else 0) >= end for tp, end in ends.items())
 
     def close(self):
         self._consumer.close()

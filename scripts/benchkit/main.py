@@ -8,7 +8,7 @@ import signal
 import time
 
 from . import context, data, pipeline, prepare, report, roll, ship, store, tail, watch
-from .measure import CLEANUP, BenchError, LoadSampler, run, say
+from .measure import CLEANUP, GNU_TIME, BenchError, LoadSampler, run, say
 
 MIB = report.MIB
 # Each benchmark: what it runs, the services and Debian packages it needs, the cargo benches.
@@ -73,12 +73,13 @@ at the same time), with its input in the page cache. Every figure comes from the
 
 - **wall** is the elapsed time of the measured phase; **MiB/s** and **records/s** are input
   bytes and records per wall-clock second.
-- **CPU** is user + system time of the process tree (from wait4(2), as `/usr/bin/time -v`
-  reports it; for rsyslogd and the consumers, the daemon until it was stopped). **MiB per CPU-s**
+- **CPU** is user + system time of the process tree, as GNU `/usr/bin/time` reports it (for
+  rsyslogd and the consumers: the daemon's, until it was stopped). **MiB per CPU-s**
   is what one core would do, the figure that least depends on the other work on a shared
   machine; wall-clock figures move with the load (last column: the 1-minute load average when
   each run ended).
-- **peak RSS** is the largest resident set of the process tree.
+- **peak RSS** is the largest resident set in the process tree (`/usr/bin/time`, or VmHWM for
+  the daemons).
 - **× peer** is throughput against the peer's in the same table: per wall-clock second, then
   per CPU second. **server CPU** is what the broker, mongod or the HDFS daemons spent meanwhile.
 - The corpus is the seven 2k-line samples of loghub (https://github.com/logpai/loghub; Jieming
@@ -97,7 +98,8 @@ def interrupted(signum, _frame):
 def measure_all(args, selected):
     """Prepares what the selected benchmarks need and runs them; returns the machine's limits,
     the sections, and the load average's (min, mean, max) over the run."""
-    prepare.need_commands({cmd: pkg for _, _, cmds, _ in selected.values() for cmd, pkg in cmds.items()})
+    prepare.need_commands({GNU_TIME: "time", **{cmd: pkg for _, _, cmds, _ in selected.values()
+                                                for cmd, pkg in cmds.items()}})
     prepare.services_up(sorted({svc for _, svcs, _, _ in selected.values() for svc in svcs}))
     benches = [arg for _, _, _, names in selected.values() for name in names for arg in ("--bench", name)]
     bins = prepare.build(benches)

@@ -1,9 +1,14 @@
 """Running the measured processes and reading what they cost.
 
-Every measured process is a direct child, reaped with wait4(2): the kernel then reports the user
-and system CPU of the child and of every descendant it reaped, and the peak RSS of the largest
-of them, exactly what `/usr/bin/time -v` prints (it uses the same call). Processes that are not
-ours (the broker, mongod, the HDFS daemons) are read from /proc before and after.
+A measured command runs under GNU `/usr/bin/time`, which reaps it with wait4(2): the user and
+system CPU of the command and every descendant it reaped, and the peak RSS of the largest of
+them. Not wait4 from here: a child of this (large) Python process starts with Python's peak RSS
+as its own, since the kernel carries the peak over exec. Daemons that are stopped rather than
+ending (rsyslogd, consumers) run without `time`: their peak RSS is read from /proc (VmHWM, reset
+at exec) just before they are stopped, their CPU from wait4. Processes that are not ours (the
+broker, mongod, the HDFS daemons) are read from /proc before and after.
+
+Each child gets its own process group, so that stopping it stops whatever it started.
 
 Everything that must be undone (processes, topics, databases, HDFS paths, the work directory)
 is pushed on `CLEANUP` when it is made, and `CLEANUP.run()` undoes it in reverse order, also
@@ -22,6 +27,7 @@ from dataclasses import dataclass, replace
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 STOP_GRACE_SECONDS = 15
+GNU_TIME = "/usr/bin/time"
 
 
 class BenchError(Exception):
@@ -70,19 +76,24 @@ CLEANUP = Cleanup()
 
 class Proc:
     """A started child process. `wait()` reaps it and returns its `Cost`; if it is still running
-    at cleanup it gets SIGTERM, then SIGKILL."""
+    at cleanup it gets SIGTERM, then SIGKILL. A `timed` process runs under `/usr/bin/time`, the
+    others must be ended with `stop()` to have their peak RSS."""
 
-    def __init__(self, argv, *, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=None):
+    def __init__(self, argv, *, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=None,
+                 timed=True):
         self.name = os.path.basename(str(argv[0]))
         self._stderr = tempfile.TemporaryFile()
+        self._times = tempfile.NamedTemporaryFile("r", prefix="logsphere-bench-time.") if timed else None
+        if timed:
+            argv = [GNU_TIME, "-f", "%U %S %M", "-o", self._times.name, *argv]
         self.started = time.monotonic()
         try:
-            self.popen = subprocess.Popen(
-                [str(a) for a in argv], stdin=stdin, stdout=stdout, stderr=self._stderr, env=env
-            )
+            self.popen = subprocess.Popen([str(a) for a in argv], stdin=stdin, stdout=stdout,
+                                          stderr=self._stderr, env=env, start_new_session=True)
         except OSError as error:
             raise BenchError(f"cannot start {argv[0]}: {error}") from error
         self.cost = None
+        self._peak_rss = None
         CLEANUP.push(f"stop {self.name} (pid {self.popen.pid})", self.stop)
 
     @property
@@ -108,23 +119,38 @@ class Proc:
         return self.cost
 
     def stop(self, check=False):
-        """SIGTERM (the tools drain and exit 0), SIGKILL after a grace period; returns the cost."""
+        """SIGTERM to its group (the tools drain and exit 0), SIGKILL after a grace period;
+        returns the cost."""
         if self.running():
-            self.popen.send_signal(signal.SIGTERM)
+            if self._times is None:
+                self._peak_rss = proc_status_kib(self.pid, "VmHWM") * 1024
+            self._signal(signal.SIGTERM)
             deadline = time.monotonic() + STOP_GRACE_SECONDS
             while self.running() and time.monotonic() < deadline:
                 time.sleep(0.05)
             if self.running():
-                self.popen.kill()
+                self._signal(signal.SIGKILL)
         return self.wait(check=check)
+
+    def _signal(self, signum):
+        try:
+            os.killpg(self.pid, signum)
+        except ProcessLookupError:
+            pass
 
     def _reaped(self, status, rusage):
         self.popen.returncode = os.waitstatus_to_exitcode(status)
+        user, system, peak_rss = rusage.ru_utime, rusage.ru_stime, self._peak_rss or 0
+        if self._times is not None:
+            report = self._times.read().split()
+            if len(report) >= 3:  # `time` writes nothing when it is killed itself
+                user, system, peak_rss = float(report[-3]), float(report[-2]), int(report[-1]) * 1024
+            self._times.close()
         self.cost = Cost(
             wall=time.monotonic() - self.started,
-            user=rusage.ru_utime,
-            sys=rusage.ru_stime,
-            peak_rss=rusage.ru_maxrss * 1024,
+            user=user,
+            sys=system,
+            peak_rss=peak_rss,
             load=os.getloadavg()[0],
         )
 

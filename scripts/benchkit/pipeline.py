@@ -29,7 +29,7 @@ def run_bench(ctx):
     brokers = os.environ["LOGSPHERE_BROKERS"]
     topic = f"{ctx.prefix}-e2e"
     topics = [f"{topic}.{category}" for category in CATEGORIES]
-    ctx.kafka.create(topics, partitions=2)
+    ctx.kafka.create(topics, partitions=1)
     database = f"{ctx.prefix}-e2e"
     archive = f"{ctx.hdfs_base}/e2e"
     consume = ["--brokers", brokers, "--topic", ",".join(topics), "--from", "beginning"]
@@ -38,9 +38,9 @@ def run_bench(ctx):
 
     start = time.monotonic()
     store = Proc([ctx.bin("ls-store"), "-q", *consume, "--group", f"{topic}-store",
-                  "--mongo", os.environ["LOGSPHERE_MONGO_URI"], "--db", database])
+                  "--mongo", os.environ["LOGSPHERE_MONGO_URI"], "--db", database], timed=False)
     roll = Proc([ctx.bin("ls-roll"), "-q", *consume, "--group", f"{topic}-roll",
-                 "--out", os.environ["LOGSPHERE_HDFS_URI"] + archive])
+                 "--by", "arrival", "--out", os.environ["LOGSPHERE_HDFS_URI"] + archive], timed=False)
     lsn = ctx.path("e2e-lsn")
     tail = Proc([ctx.bin("ls-tail"), "--once", "-q", "--lsn-dir", lsn, "--lsn-commit", "downstream",
                  "--category-rule", "error:level>=ERROR", source.path], stdout=subprocess.PIPE)
@@ -71,8 +71,8 @@ def run_bench(ctx):
         "pipeline", "The whole pipeline",
         method=(f"{source.lines:,} lines of the corpus ({source.mib:.1f} MiB) through `ls-tail "
                 "--lsn-commit downstream | ls-ship --lsn-dir` into two topics (categories "
-                "`default` and `error`, 2 partitions each), while ls-store (MongoDB) and ls-roll "
-                "(HDFS) consume them in their own consumer groups; all on the same two cores as the "
+                "`default` and `error`, one partition each: one source), while ls-store (MongoDB) and ls-roll "
+                "(HDFS, `--by arrival`, see ls-roll) consume them in their own consumer groups; all on the same two cores as the "
                 "three servers. The clock runs from the start of the consumers until both groups "
                 "have committed the end of every partition (they commit only what is durable); "
                 f"then every line was checked to be once in MongoDB ({stored:,}) and in the HDFS "

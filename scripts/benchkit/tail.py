@@ -33,7 +33,7 @@ def rsyslog(ctx, corpus):
     conf.write_text(RSYSLOG_CONF.format(work=work / "state", out=out, input=corpus.path))
     counter = data.LineCounter(out)
     CLEANUP.push("close rsyslog's output", counter.close)
-    daemon = Proc(["rsyslogd", "-n", "-f", conf, "-i", work / "rsyslogd.pid"])
+    daemon = Proc(["rsyslogd", "-n", "-f", conf, "-i", work / "rsyslogd.pid"], timed=False)
     wait_until(lambda: counter.count() >= corpus.lines, timeout=RSYSLOG_TIMEOUT,
                what=f"rsyslog to write {corpus.lines} lines", alive=[daemon])
     wall = time.monotonic() - daemon.started
@@ -44,7 +44,7 @@ def idle(ctx, tail, directory, seconds):
     """CPU share and RSS of ls-tail following `directory` after it has read everything."""
     lsn = ctx.path("idle-lsn")
     run([tail, "--once", "-q", "--lsn-dir", lsn, directory])
-    follower = Proc([tail, "-q", "--lsn-dir", lsn, directory])
+    follower = Proc([tail, "-q", "--lsn-dir", lsn, directory], timed=False)
     time.sleep(3)  # past the start-up scan
     before = proc_cpu_seconds([follower.pid])
     time.sleep(seconds)
