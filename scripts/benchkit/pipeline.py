@@ -31,6 +31,7 @@ def run_bench(ctx):
     topics = [f"{topic}.{category}" for category in CATEGORIES]
     ctx.kafka.create(topics, partitions=1)
     database = f"{ctx.prefix}-e2e"
+    mongo = ctx.mongo  # before ls-store creates the database, so that cleanup drops it
     archive = f"{ctx.hdfs_base}/e2e"
     consume = ["--brokers", brokers, "--topic", ",".join(topics), "--from", "beginning"]
     servers = {name: service_pids(name) for name in ("kafka", "mongo", "hdfs")}
@@ -55,7 +56,7 @@ def run_bench(ctx):
     store_cost, roll_cost = store.stop(check=True), roll.stop(check=True)
     servers_cpu = {name: proc_cpu_seconds(pids) - servers_before[name] for name, pids in servers.items()}
 
-    stored = ctx.mongo[database]["logs"].count_documents({})
+    stored = mongo[database]["logs"].count_documents({})
     archived = archived_lines(ctx, archive)
     if (stored, archived) != (source.lines, source.lines):
         raise BenchError(f"{source.lines} lines in, {stored} in MongoDB, {archived} in the HDFS archive")
