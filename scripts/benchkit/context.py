@@ -21,13 +21,13 @@ class Sizes:
     roll: int  # bytes of records for ls-roll, dd, cat, FsShell
     watch: int  # records for ls-watch
     pipeline: int  # corpus lines through the whole pipeline
-    idle_seconds: int  # how long ls-tail's idle CPU is counted
+    idle_seconds: int  # how long ls-tail's idle CPU is counted (past its 10 s rescan interval)
 
 
 # The issues' sizes (1 GiB corpus, 1M records, 1 GiB of records), and small ones to check the
 # script itself in a minute or two.
 FULL = Sizes(1 << 30, 100 << 20, 1_000_000, 1 << 30, 1_000_000, 1_000_000, 10)
-QUICK = Sizes(48 << 20, 8 << 20, 100_000, 48 << 20, 200_000, 100_000, 3)
+QUICK = Sizes(48 << 20, 8 << 20, 100_000, 48 << 20, 200_000, 100_000, 12)
 
 
 class Context:

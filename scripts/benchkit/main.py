@@ -117,7 +117,7 @@ def measure_all(args, selected):
             sections.append(bench(ctx))
         except BenchError as error:
             say(f"{key}: {error}")
-            sections.append(report.Section(key, key, error=str(error)))
+            sections.append(report.Section(f"{key} (failed)", error=str(error)))
         say(f"{key}: {time.monotonic() - begun:.0f} s")
     return limits, sections, load.stop()
 

@@ -69,7 +69,7 @@ def run_bench(ctx):
         ("ls-tail (until its input was read)", tail_cost), ("ls-ship (until all acknowledged)", ship_cost),
         ("ls-store (until stopped)", store_cost), ("ls-roll (until stopped)", roll_cost))]
     return Section(
-        "pipeline", "The whole pipeline",
+        "The whole pipeline",
         method=(f"{source.lines:,} lines of the corpus ({source.mib:.1f} MiB) through `ls-tail "
                 "--lsn-commit downstream | ls-ship --lsn-dir` into two topics (categories "
                 "`default` and `error`, one partition each: one source), while ls-store (MongoDB) and ls-roll "

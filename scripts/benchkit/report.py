@@ -48,7 +48,6 @@ class Verdict:
 
 @dataclass
 class Section:
-    key: str
     title: str
     method: str = ""
     rows: list = field(default_factory=list)

@@ -44,7 +44,7 @@ def run_bench(ctx):
     by_event = measured(f"ls-roll, local dir, JSON lines, `--by event` (first {slice_of.mib:.0f} MiB)",
                         [roll, "-q", "--out", out], stdin=slice_of.path, peer=dd, sample=slice_of)
     section = Section(
-        "roll", "ls-roll vs dd, cat and FsShell -put",
+        "ls-roll vs dd, cat and FsShell -put",
         method=(f"{records.mib:.0f} MiB of ls-tail's records ({records.lines:,} records, two "
                 "categories) in the page cache, archived by ls-roll with `--by arrival` and "
                 "otherwise default flags (`--max-size 128MiB`, `--sync-interval 1s`), against "

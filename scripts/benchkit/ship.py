@@ -32,7 +32,7 @@ def run_bench(ctx):
     ctx.kafka.delete_topics()
     ratio = ours.records_s / peer.records_s
     return Section(
-        "ship", "ls-ship vs kcat",
+        "ls-ship vs kcat",
         method=(f"{records.lines:,} records ({records.mib:.1f} MiB, ls-tail's records of the corpus, "
                 "two categories) from a file in the page cache into the test broker "
                 "(`scripts/services`, on the same two cores), acks=all, kcat first. ls-ship keys "

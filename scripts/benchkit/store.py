@@ -51,7 +51,7 @@ def run_bench(ctx):
     critical = data.share(records, [b'"log_level":"ERROR"', b'"log_level":"CRITICAL"'])
     ratio = ours.records_s / peer.records_s
     return Section(
-        "store", "ls-store vs pymongo insert_many",
+        "ls-store vs pymongo insert_many",
         method=(f"{records.lines:,} records ({records.mib:.1f} MiB, ls-tail's records of the corpus) "
                 "into the one-member replica set of `scripts/services` (same two cores), write "
                 "concern majority, the three query indexes present, each side into a fresh "

@@ -57,7 +57,7 @@ def idle(ctx, tail, directory, seconds):
 def run_bench(ctx):
     corpus = ctx.corpus
     tail = ctx.bin("ls-tail")
-    section = Section("tail", "ls-tail vs rsyslog imfile")
+    section = Section("ls-tail vs rsyslog imfile")
     data.warm(corpus.path)
     peer = Row("rsyslogd imfile → omfile (raw lines to a file)", rsyslog(ctx, corpus),
                corpus.lines, corpus.bytes)

@@ -59,7 +59,7 @@ def run_watch(ctx):
     wall = figure(r"reader \+ 11 rules: .*?([\d.]+) M/s wall", output, "watch") * 1e6
     reader = figure(r"reader only: ([\d.]+) M records/s per CPU", output, "watch") * 1e6
     return Section(
-        "watch", "ls-watch",
+        "ls-watch",
         method=(f"The binary: {records.lines:,} of ls-tail's records ({records.mib:.1f} MiB) "
                 f"from a file through {len(RULES)} threshold rules and the critical rule "
                 f"(`--backtest`, {alerts:,} alerts to a file). No peer: the issue asks for "
@@ -81,7 +81,7 @@ def run_parse(ctx):
     per_cpu = figure(r"\): ([\d.]+) MiB/s", output, "parse")
     lines = figure(r"MiB/s, ([\d.]+) M lines/s", output, "parse")
     return Section(
-        "parse", "Parsing",
+        "Parsing",
         method=("`benches/parse.rs` (`cargo bench --bench parse`): automatic-detection parsing "
                 "plus JSON-lines encoding on one thread, over the loghub samples interleaved and "
                 "repeated to 200 MiB in memory; per second of the thread's CPU time, best of 3."),
