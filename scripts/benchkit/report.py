@@ -117,7 +117,7 @@ def page(*, header, machine, method, sections):
     if failed:
         out += ["", "Not measured in this run: "
                 + "; ".join(f"{s.title} ({s.error})" for s in failed) + "."]
-    out += ["", "## Method", "", method]
+    out += ["", "## Method", "", method.strip()]
     for section in sections:
         out += ["", f"## {section.title}", ""]
         if section.error:
