@@ -10,7 +10,6 @@ The records are what `ls-tail` makes of that corpus (with an `error` category fo
 above), so that every stage after ls-tail measures the same lines."""
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,15 +31,6 @@ class Sample:
     @property
     def mib(self):
         return self.bytes / (1 << 20)
-
-
-def settle(path):
-    """Dates a file (and what a directory holds) a minute back: ls-tail waits for a file written
-    in the last two seconds to settle, which is not what these benchmarks measure."""
-    path = Path(path)
-    past = time.time() - 60
-    for file in [*path.iterdir(), path] if path.is_dir() else [path]:
-        os.utime(file, (past, past))
 
 
 def loghub_dir():
@@ -65,7 +55,6 @@ def mixed_corpus(path, size):
     with open(path, "wb") as out:
         for _ in range(repeats):
             out.write(unit_bytes)
-    settle(path)
     return Sample(Path(path), repeats * len(unit_bytes), repeats * len(unit))
 
 
@@ -82,7 +71,6 @@ def head(source, path, *, max_bytes=None, max_lines=None):
             lines += 1
     if max_lines is not None and lines < max_lines:
         raise BenchError(f"{source.path} has only {lines} lines, {max_lines} wanted")
-    settle(path)
     return Sample(Path(path), written, lines)
 
 
@@ -96,7 +84,6 @@ def split(source, directory, files, max_bytes):
             with open(Path(directory) / f"f{index:05}.log", "wb") as out:
                 out.writelines(line for _, line in zip(range(per_file), src))
     part.path.unlink()
-    settle(directory)
     return Sample(Path(directory), part.bytes, part.lines)
 
 
