@@ -1,0 +1,45 @@
+"""ls-ship (issue 5) against `kcat -P`, both with acks=all, the same records into the same
+broker in the same run."""
+
+import os
+
+from . import data
+from .measure import proc_cpu_seconds, run
+from .prepare import service_pids
+from .report import Row, Section, Verdict
+
+TARGET_RATIO = 1.0
+
+
+def run_bench(ctx):
+    records = ctx.records_head("ship.jsonl", max_lines=ctx.sizes.records)
+    brokers = os.environ["LOGSPHERE_BROKERS"]
+    broker = service_pids("kafka")
+    ctx.kafka.delete_topics()  # from nothing, in case an earlier section left any
+
+    def measured(what, argv, peer=None):
+        data.warm(records.path)
+        before = proc_cpu_seconds(broker)
+        cost = run(argv, stdin=records.path)
+        return Row(what, cost, records.lines, records.bytes, peer=peer,
+                   server_cpu=proc_cpu_seconds(broker) - before)
+
+    peer = measured("`kcat -P -X acks=all`",
+                    ["kcat", "-b", brokers, "-P", "-X", "acks=all", "-t", f"{ctx.prefix}-kcat"])
+    ours = measured("`ls-ship --lsn-dir` (acks=all, idempotence, lz4, key, headers, checkpoints)",
+                    [ctx.bin("ls-ship"), "-q", "--brokers", brokers, "--lsn-dir", ctx.path("ship-lsn"),
+                     "--topic-template", f"{ctx.prefix}-ship.{{category}}"], peer=peer)
+    ctx.kafka.delete_topics()
+    ratio = ours.records_s / peer.records_s
+    return Section(
+        "ls-ship vs kcat",
+        method=(f"{records.lines:,} records ({records.mib:.1f} MiB, ls-tail's records of the corpus, "
+                "two categories) from a file in the page cache into the test broker "
+                "(`scripts/services`, on the same two cores), acks=all, kcat first. ls-ship keys "
+                "each record by source, adds the id and origin headers, compresses with lz4, is "
+                "idempotent and advances its LSN store as acknowledgements come back; kcat sends "
+                "the bare lines. Server CPU is the broker's. The topics are deleted afterwards."),
+        rows=[ours, peer],
+        verdicts=[Verdict("ls-ship", f"≥ {TARGET_RATIO}× kcat in records/s (acks=all)",
+                          f"{ratio:.2f}× ({ours.records_s:,.0f} vs {peer.records_s:,.0f} records/s)",
+                          ratio >= TARGET_RATIO)])
