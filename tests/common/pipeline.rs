@@ -173,13 +173,20 @@ pub fn assert_exactly_once(
     let mut got: Vec<Fields> = stored.values().cloned().collect();
     got.sort();
     if got != expected {
-        let (want, have): (BTreeSet<&Fields>, BTreeSet<&Fields>) =
-            (expected.iter().collect(), got.iter().collect());
-        let missing: Vec<_> = want.difference(&have).take(5).collect();
-        let extra: Vec<_> = have.difference(&want).take(5).collect();
+        // Per record, how many more MongoDB holds than the input has (a multiset difference:
+        // identical lines are several records).
+        let mut surplus = BTreeMap::<&Fields, i64>::new();
+        for fields in &got {
+            *surplus.entry(fields).or_default() += 1;
+        }
+        for fields in &expected {
+            *surplus.entry(fields).or_default() -= 1;
+        }
+        let missing: Vec<_> = surplus.iter().filter(|(_, n)| **n < 0).take(5).collect();
+        let extra: Vec<_> = surplus.iter().filter(|(_, n)| **n > 0).take(5).collect();
         panic!(
             "MongoDB holds {} records for {} input lines; missing (first 5): {missing:#?}; \
-             unexpected (first 5): {extra:#?}",
+             more than once (first 5): {extra:#?}",
             got.len(),
             expected.len()
         );
