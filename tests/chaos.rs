@@ -330,17 +330,6 @@ struct Member {
     child: KillOnDrop,
 }
 
-/// How a consumer group's members are known to the broker.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Membership {
-    /// `group.instance.id` per instance: a restarted member takes its predecessor's place at
-    /// once, without waiting for the dead one's session to expire.
-    Static,
-    /// Plain members with a short session: a dead member's partitions go to the others once
-    /// its session expires.
-    Dynamic,
-}
-
 /// The whole pipeline, live.
 struct Live {
     scratch: PathBuf,
@@ -350,20 +339,13 @@ struct Live {
     db: String,
     topics: Vec<String>,
     archive: PathBuf,
-    membership: Membership,
     servers: Vec<(String, PathBuf)>,
     shippers: Vec<Option<Shipper>>,
     members: Vec<Member>,
 }
 
 impl Live {
-    async fn new(
-        scratch: &Path,
-        brokers: &str,
-        mongo: &str,
-        servers: &[Server],
-        membership: Membership,
-    ) -> Live {
+    async fn new(scratch: &Path, brokers: &str, mongo: &str, servers: &[Server]) -> Live {
         let prefix = common::unique_name("chaos");
         let topics: Vec<String> = CATEGORIES.iter().map(|c| format!("{prefix}.{c}")).collect();
         create_topics(brokers, &topics).await;
@@ -375,7 +357,6 @@ impl Live {
             prefix,
             topics,
             archive: scratch.join("archive"),
-            membership,
             servers: servers
                 .iter()
                 .map(|s| (s.source.to_string(), s.logs.clone()))
@@ -450,16 +431,15 @@ impl Live {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(self.log(&format!("{}-{instance}", stage.name())));
-        match self.membership {
-            Membership::Static => command.args([
-                "-X".to_string(),
-                format!("group.instance.id={group}-{instance}"),
-            ]),
-            Membership::Dynamic => command.args(["-X", "session.timeout.ms=6000"]),
-        };
+        // Static membership: a restarted member takes its predecessor's place at once.
+        command.args([
+            "-X".to_string(),
+            format!("group.instance.id={group}-{instance}"),
+        ]);
         match stage {
             Stage::Store => command.args(["--mongo", &self.mongo, "--db", &self.db]),
-            Stage::Roll => command.arg("--out").arg(&self.archive),
+            // One archive per instance: an archive has one writer at a time (its lock).
+            Stage::Roll => command.arg("--out").arg(self.archive.join(instance)),
             Stage::Watch => command
                 .args([
                     "--threshold",
@@ -698,11 +678,7 @@ struct Run {
 impl Run {
     /// Starts the pipeline with `instances` members of each consumer stage, then the servers'
     /// writers, which hold `pause` for each write. `None` when the services are not there.
-    async fn start(
-        membership: Membership,
-        instances: &[&str],
-        pause: &Arc<Mutex<()>>,
-    ) -> Option<Run> {
+    async fn start(instances: &[&str], pause: &Arc<Mutex<()>>) -> Option<Run> {
         let (Some(brokers), Some(mongo), Some(corpus)) =
             (common::brokers(), common::mongo_uri(), loghub::dir())
         else {
@@ -711,7 +687,7 @@ impl Run {
         let scratch = Scratch::new();
         let servers = servers(scratch.path(), &corpus);
         let expected = reference(&servers, scratch.path());
-        let mut live = Live::new(scratch.path(), &brokers, &mongo, &servers, membership).await;
+        let mut live = Live::new(scratch.path(), &brokers, &mongo, &servers).await;
         live.start(instances);
         Some(Run {
             live,
@@ -722,24 +698,32 @@ impl Run {
         })
     }
 
-    /// Waits for the writers, drains and stops the pipeline, and checks exactly once and the
-    /// alerts of the ls-watch `instances`: a kill of ls-watch may repeat critical alerts (for
-    /// records after its last commit) but never lose one (`watch_killed`); the burst's threshold
-    /// alert fires exactly once.
-    async fn finish(mut self, instances: &[&str], watch_killed: bool) {
-        let writers = self.writers;
+    /// Waits for the writers, drains and stops the pipeline.
+    async fn stop(&mut self) {
+        let writers = std::mem::replace(
+            &mut self.writers,
+            Writers {
+                threads: Vec::new(),
+            },
+        );
         tokio::task::spawn_blocking(move || writers.join())
             .await
             .unwrap();
         self.live.drain(self.expected.len() as u64).await;
         eprintln!("drained after {:?}", self.started.elapsed());
         self.live.stop();
+    }
+
+    /// Stops the pipeline and checks (see [`check`]).
+    async fn finish(mut self, instances: &[&str], watch_killed: bool) {
+        self.stop().await;
         check(&self.live, &self.expected, instances, watch_killed).await;
     }
 }
 
-/// The common end of every test: the exactly-once check, and the alerts. A kill of ls-watch
-/// may repeat critical alerts (for records after its last commit) but never lose one
+/// The common end of every test: the exactly-once check (the archive is the union of the
+/// `instances`' archives), and the alerts of the ls-watch `instances`. A kill of ls-watch may
+/// repeat critical alerts (for records after its last commit) but never lose one
 /// (`watch_killed`); the burst's threshold alert fires exactly once.
 async fn check(
     live: &Live,
@@ -748,7 +732,11 @@ async fn check(
     watch_killed: bool,
 ) {
     let stored = pipeline::stored(&live.mongo, &live.db).await;
-    let archived = pipeline::archived(&[live.archive.to_str().unwrap()]);
+    let roots: Vec<String> = instances
+        .iter()
+        .map(|i| live.archive.join(i).to_str().unwrap().to_string())
+        .collect();
+    let archived = pipeline::archived(&roots.iter().map(String::as_str).collect::<Vec<_>>());
     pipeline::assert_exactly_once(
         &expected.values().cloned().collect::<Vec<_>>(),
         &stored,
@@ -783,7 +771,7 @@ async fn check(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_stage_killed_at_random_moments_loses_and_duplicates_nothing() {
     let mut rng = rng("kill -9");
-    let Some(mut run) = Run::start(Membership::Static, &["a"], &Arc::default()).await else {
+    let Some(mut run) = Run::start(&["a"], &Arc::default()).await else {
         return;
     };
     // Two kills of each stage at random moments of the writing, the last ones well before the
@@ -827,7 +815,7 @@ async fn every_stage_killed_at_random_moments_loses_and_duplicates_nothing() {
 async fn rotate_while_writing(test: &str, mode: &str, pause_writers: bool) {
     let mut rng = rng(test);
     let pause = Arc::new(Mutex::new(()));
-    let Some(run) = Run::start(Membership::Static, &["a"], &pause).await else {
+    let Some(run) = Run::start(&["a"], &pause).await else {
         return;
     };
     let config = run.scratch.path().join("logrotate.conf");
@@ -846,7 +834,7 @@ async fn rotate_while_writing(test: &str, mode: &str, pause_writers: bool) {
         std::thread::sleep(Duration::from_millis(rng.random_range(100..200)));
         let _paused = pause_writers.then(|| pause.lock().unwrap());
         pipeline::output(
-            Command::new("logrotate")
+            Command::new(logrotate())
                 .arg("-f")
                 .arg("-s")
                 .arg(&state)
@@ -866,6 +854,15 @@ async fn rotate_while_writing(test: &str, mode: &str, pause_writers: bool) {
     run.finish(&["a"], false).await;
 }
 
+/// logrotate, which Debian installs in /usr/sbin, outside the PATH of most users.
+fn logrotate() -> &'static str {
+    if Path::new("/usr/sbin/logrotate").is_file() {
+        "/usr/sbin/logrotate"
+    } else {
+        "logrotate"
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logrotate_create_at_high_frequency_loses_and_duplicates_nothing() {
     // The writers keep writing to their open handle until they notice the new file, as an
@@ -878,4 +875,76 @@ async fn logrotate_copytruncate_at_high_frequency_loses_and_duplicates_nothing()
     // copytruncate loses what is written between its copy and its truncation (logrotate(8)):
     // the writers pause for that moment, so that every line written is in some file.
     rotate_while_writing("logrotate copytruncate", "    copytruncate\n", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_of_each_consumer_share_the_partitions_through_a_kill() {
+    let instances = ["a", "b"];
+    let Some(mut run) = Run::start(&instances, &Arc::default()).await else {
+        return;
+    };
+    // Both members of each group work for a while, then one of each pair is killed and
+    // restarted (the broker of scripts/services never expires a dead member's session, so its
+    // partitions wait for the member to come back: see the README).
+    tokio::time::sleep(WRITING / 3).await;
+    for stage in [Stage::Store, Stage::Roll, Stage::Watch] {
+        eprintln!(
+            "{:>6} ms: kill -9 {stage:?} a",
+            run.started.elapsed().as_millis()
+        );
+        run.live.kill(stage, 0, "a");
+        run.live.start_member(stage, "a");
+    }
+    run.stop().await;
+    // Every source writes to these two: each of their partitions has records, so that each
+    // instance of a group had some.
+    for category in ["default", "error"] {
+        let topic = format!("{}.{category}", run.live.prefix);
+        let sizes = partition_sizes(&run.live.brokers, &topic);
+        assert!(sizes.iter().all(|&n| n > 0), "{topic}: {sizes:?}");
+    }
+    check(&run.live, &run.expected, &instances, true).await;
+    for instance in instances {
+        let root = run.live.archive.join(instance);
+        let archived = pipeline::archived(&[root.to_str().unwrap()]);
+        assert!(!archived.is_empty(), "ls-roll {instance} archived nothing");
+    }
+    // A threshold by source counts each source's records in the one instance that owns the
+    // source's partition: split over two instances it fires exactly as one instance reading the
+    // whole topic does.
+    let single = pipeline::consume(
+        env!("CARGO_BIN_EXE_ls-watch"),
+        &run.live.brokers,
+        &[format!("{}.error", run.live.prefix)],
+        &format!("{}-single-watch", run.live.prefix),
+        &[
+            "--threshold",
+            pipeline::THRESHOLD,
+            "--critical-at",
+            "CRITICAL",
+            "--lateness",
+            "10m",
+        ],
+    );
+    let single = pipeline::parse_alerts(&String::from_utf8(single.stdout).unwrap());
+    assert_eq!(
+        pipeline::threshold_firings(&single),
+        pipeline::threshold_firings(&run.live.alerts(&instances)),
+    );
+}
+
+/// How many messages each partition of `topic` holds.
+fn partition_sizes(brokers: &str, topic: &str) -> Vec<i64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    (0..PARTITIONS)
+        .map(|p| {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .unwrap();
+            high - low
+        })
+        .collect()
 }
