@@ -58,6 +58,17 @@ const BURST_ERRORS: usize = 150;
 /// How long everything may take to drain once the writers stopped.
 const DRAIN: Duration = Duration::from_secs(120);
 
+/// The rules ls-watch runs with. Servers' records reach the topic out of order by the seconds a
+/// restart takes: none of them may count as late.
+const WATCH_FLAGS: [&str; 6] = [
+    "--threshold",
+    pipeline::THRESHOLD,
+    "--critical-at",
+    "CRITICAL",
+    "--lateness",
+    "10m",
+];
+
 /// The servers: their sources and the loghub sample each one writes next to its `app.log`.
 const SERVERS: [(&str, Option<&str>); 4] = [
     ("web-1", Some("Apache")),
@@ -406,13 +417,18 @@ impl Live {
         self.shippers[server] = Some(Shipper { tail, ship });
     }
 
+    /// The topics a consumer stage reads.
+    fn topics_of(&self, stage: Stage) -> Vec<String> {
+        match stage {
+            // Thresholds want one category's records in order (README, ls-watch).
+            Stage::Watch => vec![format!("{}.error", self.prefix)],
+            _ => self.topics.clone(),
+        }
+    }
+
     fn start_member(&mut self, stage: Stage, instance: &str) {
         let group = format!("{}-{}", self.prefix, stage.name());
-        let topics = match stage {
-            // Thresholds want one category's records in order (README, ls-watch).
-            Stage::Watch => format!("{}.error", self.prefix),
-            _ => self.topics.join(","),
-        };
+        let topics = self.topics_of(stage).join(",");
         let mut command = Command::new(match stage {
             Stage::Store => env!("CARGO_BIN_EXE_ls-store"),
             Stage::Watch => env!("CARGO_BIN_EXE_ls-watch"),
@@ -441,15 +457,7 @@ impl Live {
             // One archive per instance: an archive has one writer at a time (its lock).
             Stage::Roll => command.arg("--out").arg(self.archive.join(instance)),
             Stage::Watch => command
-                .args([
-                    "--threshold",
-                    pipeline::THRESHOLD,
-                    "--critical-at",
-                    "CRITICAL",
-                ])
-                // Servers' records reach the topic out of order by the seconds a restart
-                // takes: none of them may count as late.
-                .args(["--lateness", "10m"])
+                .args(WATCH_FLAGS)
                 .arg("--alerts")
                 .arg(self.alerts_file(instance)),
             Stage::Tail | Stage::Ship => unreachable!("not a consumer"),
@@ -538,11 +546,7 @@ impl Live {
         }
         for stage in [Stage::Store, Stage::Roll, Stage::Watch] {
             let group = format!("{}-{}", self.prefix, stage.name());
-            let topics = if stage == Stage::Watch {
-                vec![format!("{}.error", self.prefix)]
-            } else {
-                self.topics.clone()
-            };
+            let topics = self.topics_of(stage);
             loop {
                 let lag = lag(&self.brokers, &group, &topics);
                 if lag == 0 {
@@ -885,8 +889,14 @@ async fn two_instances_of_each_consumer_share_the_partitions_through_a_kill() {
     };
     // Both members of each group work for a while, then one of each pair is killed and
     // restarted (the broker of scripts/services never expires a dead member's session, so its
-    // partitions wait for the member to come back: see the README).
+    // partitions wait for the member to come back: see the README). Not while the group is still
+    // forming: that broker then waits for the dead member's join for the whole rebalance timeout
+    // (minutes), the restarted member's join notwithstanding.
     tokio::time::sleep(WRITING / 3).await;
+    for stage in [Stage::Store, Stage::Roll, Stage::Watch] {
+        let group = format!("{}-{}", run.live.prefix, stage.name());
+        wait_until_stable(&run.live.brokers, &group, instances.len());
+    }
     for stage in [Stage::Store, Stage::Roll, Stage::Watch] {
         eprintln!(
             "{:>6} ms: kill -9 {stage:?} a",
@@ -915,22 +925,44 @@ async fn two_instances_of_each_consumer_share_the_partitions_through_a_kill() {
     let single = pipeline::consume(
         env!("CARGO_BIN_EXE_ls-watch"),
         &run.live.brokers,
-        &[format!("{}.error", run.live.prefix)],
+        &run.live.topics_of(Stage::Watch),
         &format!("{}-single-watch", run.live.prefix),
-        &[
-            "--threshold",
-            pipeline::THRESHOLD,
-            "--critical-at",
-            "CRITICAL",
-            "--lateness",
-            "10m",
-        ],
+        &WATCH_FLAGS,
     );
     let single = pipeline::parse_alerts(&String::from_utf8(single.stdout).unwrap());
     assert_eq!(
         pipeline::threshold_firings(&single),
         pipeline::threshold_firings(&run.live.alerts(&instances)),
     );
+}
+
+/// Waits until the consumer group `group` has `members` members and is done rebalancing.
+fn wait_until_stable(brokers: &str, group: &str, members: usize) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = consumer
+            .fetch_group_list(Some(group), Duration::from_secs(10))
+            .unwrap();
+        let state = list
+            .groups()
+            .first()
+            .map(|g| (g.state().to_string(), g.members().len()));
+        if state
+            .as_ref()
+            .is_some_and(|(s, n)| s == "Stable" && *n == members)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{group}: never stable with {members} members: {state:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// How many messages each partition of `topic` holds.
