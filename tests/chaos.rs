@@ -980,3 +980,38 @@ fn partition_sizes(brokers: &str, topic: &str) -> Vec<i64> {
         })
         .collect()
 }
+
+/// What a crash makes of a critical record: two copies in one batch of ls-store (ls-ship sent it
+/// again, or the consumer read it again after a rebalance). ls-store used to retry the
+/// transaction of such a batch for ever, each attempt aborted by the duplicate key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_record_twice_in_one_batch_is_stored_once() {
+    let Some(mongo) = common::mongo_uri() else {
+        return;
+    };
+    let db = common::unique_name("chaos-twice").replace('.', "-");
+    let record = r#"{"timestamp":"2026-11-22T10:00:00Z","log_level":"ERROR","message":"disk failed","source":"web-1","category":"error","id":"twice"}"#;
+    let mut store = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_ls-store"))
+            .args(["--mongo", &mongo, "--db", &db])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = store.stdin.take().unwrap();
+    writeln!(stdin, "{record}\n{record}").unwrap();
+    drop(stdin);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "ls-store never finished the batch"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(store.wait().unwrap().success());
+    let stored = pipeline::stored(&mongo, &db).await;
+    assert_eq!(stored.keys().collect::<Vec<_>>(), ["twice"]);
+}
