@@ -119,7 +119,15 @@ impl Progress {
         };
         if wait || due(&self.unnamed, self.pending.first) {
             self.unconfirmed.merge(ready);
-            input.commit_and_wait(&std::mem::take(&mut self.unconfirmed))?;
+            match input.commit_and_wait(&self.unconfirmed) {
+                Ok(()) => self.unconfirmed = CommitToken::default(),
+                // A rebalance can refuse a commit: the files wait for the next one.
+                Err(err) if !wait => {
+                    log::warn!("{err:#}; closed files keep their in-progress names meanwhile");
+                    return Ok(());
+                }
+                Err(err) => return Err(err),
+            }
             while due(&self.unnamed, self.pending.first) {
                 let (_, files) = self.unnamed.pop_front().expect("due");
                 roller.name(files, Utc::now())?;
