@@ -787,25 +787,29 @@ async fn every_stage_killed_at_random_moments_loses_and_duplicates_nothing() {
         Stage::Watch,
         Stage::Roll,
     ];
-    let window = 1000..WRITING.as_millis() as u64 - 3000;
+    let end = WRITING.as_millis() as u64 - 3000;
     let mut kills: Vec<(Duration, Stage)> = Vec::new();
     for stage in stages.iter().flat_map(|&s| [s, s]) {
         // ls-roll knows what it archived for its run only (README): a copy ls-ship sends again
         // after a kill of the pipe, arriving once ls-roll has been restarted, would be archived
         // twice, and so would the records of the files a restarted ls-roll recovered if it is
-        // killed again before it read them again. So ls-roll dies at least 4 s away from the
-        // pipes and from its own other kill.
-        let clear = |at: u64, kills: &[(Duration, Stage)]| {
+        // killed again before it read them again. So the pipes die in the first half, ls-roll in
+        // the second, its two kills at least 3 s apart.
+        let window = match stage {
+            Stage::Tail | Stage::Ship => 1000..end / 2,
+            Stage::Roll => end / 2 + 2000..end,
+            Stage::Store | Stage::Watch => 1000..end,
+        };
+        let clear = |at: u64| {
             stage != Stage::Roll
                 || kills.iter().all(|(other, s)| {
-                    !matches!(s, Stage::Tail | Stage::Ship | Stage::Roll)
-                        || other.as_millis().abs_diff(u128::from(at)) >= 4000
+                    *s != Stage::Roll || other.as_millis().abs_diff(u128::from(at)) >= 3000
                 })
         };
         let at = std::iter::repeat_with(|| rng.random_range(window.clone()))
             .take(1000)
-            .find(|&at| clear(at, &kills))
-            .expect("a moment away from the pipes' kills");
+            .find(|&at| clear(at))
+            .expect("ls-roll's second kill 3 s from its first");
         kills.push((Duration::from_millis(at), stage));
     }
     kills.sort();
