@@ -7,21 +7,14 @@
 mod common;
 #[path = "common/loghub.rs"]
 mod loghub;
+#[path = "common/pipeline.rs"]
+mod pipeline;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use common::private::KillOnDrop;
-use mongodb::Client;
-use mongodb::bson::{Document, doc};
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use serde_json::Value;
-
-/// What a test compares of a record: timestamp (milliseconds), level, source and category.
-type Fields = (i64, String, String, String);
+use pipeline::{Fields, TAIL_FLAGS, consume, output};
 
 /// The servers: their sources and the loghub systems each one logs.
 const SERVERS: [(&str, &[&str]); 3] = [
@@ -32,24 +25,6 @@ const SERVERS: [(&str, &[&str]); 3] = [
 
 /// The errors a burst server writes within one minute: more than the threshold of 100.
 const BURST_ERRORS: usize = 150;
-
-/// Flags ls-tail runs with in the pipeline and in the reference run.
-const TAIL_FLAGS: [&str; 4] = [
-    "--category-rule",
-    "error:level>=ERROR",
-    "--category-rule",
-    "access:file=*Apache*",
-];
-
-fn output(command: &mut Command) -> Output {
-    let output = command.stderr(Stdio::piped()).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{command:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 /// Writes the servers' log directories under `root`, returning them with their sources.
 fn write_servers(root: &Path, corpus: &Path) -> Vec<(String, std::path::PathBuf)> {
@@ -83,40 +58,6 @@ fn write_servers(root: &Path, corpus: &Path) -> Vec<(String, std::path::PathBuf)
     servers
 }
 
-/// The records ls-tail makes of the servers' logs, by id: what every later stage must hold.
-fn reference(servers: &[(String, std::path::PathBuf)], scratch: &Path) -> BTreeMap<String, Fields> {
-    let mut records = BTreeMap::new();
-    for (source, logs) in servers {
-        let out = output(
-            Command::new(env!("CARGO_BIN_EXE_ls-tail"))
-                .args(["--once", "--source", source, "--lsn-dir"])
-                .arg(scratch.join(format!("reference-{source}")))
-                .args(TAIL_FLAGS)
-                .arg(logs),
-        );
-        for line in String::from_utf8(out.stdout).unwrap().lines() {
-            let record: Value = serde_json::from_str(line).unwrap();
-            let id = record["id"].as_str().unwrap().to_string();
-            let fields = fields_of_json(&record);
-            assert!(records.insert(id, fields).is_none(), "ids are unique");
-        }
-    }
-    records
-}
-
-fn fields_of_json(record: &Value) -> Fields {
-    let timestamp = chrono::DateTime::parse_from_rfc3339(record["timestamp"].as_str().unwrap())
-        .unwrap()
-        .timestamp_millis();
-    let text = |field: &str| record[field].as_str().unwrap().to_string();
-    (
-        timestamp,
-        text("log_level"),
-        text("source"),
-        text("category"),
-    )
-}
-
 /// `ls-tail --once | ls-ship` for one server, as a shell pipeline would run it.
 fn ship_server(brokers: &str, prefix: &str, source: &str, logs: &Path, lsn: &Path) {
     let mut tail = KillOnDrop(
@@ -142,36 +83,6 @@ fn ship_server(brokers: &str, prefix: &str, source: &str, logs: &Path, lsn: &Pat
     assert!(tail.wait().unwrap().success());
 }
 
-/// The topics ls-ship created for `prefix`.
-fn topics(brokers: &str, prefix: &str) -> Vec<String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    let metadata = consumer
-        .fetch_metadata(None, Duration::from_secs(10))
-        .unwrap();
-    let mut topics: Vec<String> = metadata
-        .topics()
-        .iter()
-        .map(|t| t.name().to_string())
-        .filter(|name| name.starts_with(&format!("{prefix}.")))
-        .collect();
-    topics.sort();
-    topics
-}
-
-/// Runs a consuming stage over `topics` in its own consumer group until the topics' end.
-fn consume(bin: &str, brokers: &str, topics: &[String], group: &str, args: &[&str]) -> Output {
-    output(
-        Command::new(bin)
-            .args(["--brokers", brokers, "--topic", &topics.join(",")])
-            .args(["--group", group, "--exit-at-end"])
-            .args(args)
-            .stdin(Stdio::null()),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_line_is_stored_and_archived_once_and_the_expected_alerts_fire() {
     let (Some(brokers), Some(mongo), Some(hdfs), Some(corpus)) = (
@@ -184,7 +95,7 @@ async fn every_line_is_stored_and_archived_once_and_the_expected_alerts_fire() {
     };
     let dir = tempfile::tempdir().unwrap();
     let servers = write_servers(dir.path(), &corpus);
-    let expected = reference(&servers, dir.path());
+    let expected = pipeline::reference(&servers, dir.path());
     // A line is whole once its newline is written: five samples end in a line without one,
     // which a tailer must leave (it may still be being written).
     let lines: usize = servers
@@ -200,13 +111,14 @@ async fn every_line_is_stored_and_archived_once_and_the_expected_alerts_fire() {
         let lsn = dir.path().join(format!("lsn-{source}"));
         ship_server(&brokers, &prefix, source, logs, &lsn);
     }
-    let topics = topics(&brokers, &prefix);
+    let topics = pipeline::topics(&brokers, &prefix);
     assert_eq!(
         topics,
         ["access", "default", "error"].map(|c| format!("{prefix}.{c}")),
     );
 
-    // MongoDB: every record once, as ls-tail made it.
+    // MongoDB, and the HDFS archive read back by ls-recover: every record once, as ls-tail
+    // made it, under the id ls-tail gave it.
     let db = prefix.replace('.', "-");
     consume(
         env!("CARGO_BIN_EXE_ls-store"),
@@ -215,31 +127,6 @@ async fn every_line_is_stored_and_archived_once_and_the_expected_alerts_fire() {
         &format!("{prefix}-store"),
         &["--mongo", &mongo, "--db", &db],
     );
-    let logs = Client::with_uri_str(&mongo)
-        .await
-        .unwrap()
-        .database(&db)
-        .collection::<Document>("logs");
-    let mut cursor = logs.find(doc! {}).await.unwrap();
-    let mut stored = BTreeMap::new();
-    while cursor.advance().await.unwrap() {
-        let d = cursor.deserialize_current().unwrap();
-        let text = |field: &str| d.get_str(field).unwrap().to_string();
-        let fields = (
-            d.get_datetime("timestamp").unwrap().timestamp_millis(),
-            text("log_level"),
-            text("source"),
-            text("category"),
-        );
-        stored.insert(text("_id"), fields);
-    }
-    assert_eq!(stored.len(), expected.len(), "documents in MongoDB");
-    assert!(
-        stored == expected,
-        "MongoDB holds exactly ls-tail's records"
-    );
-
-    // HDFS: every record once in the archive, read back by ls-recover.
     let root = format!("{hdfs}/{prefix}");
     consume(
         env!("CARGO_BIN_EXE_ls-roll"),
@@ -248,22 +135,16 @@ async fn every_line_is_stored_and_archived_once_and_the_expected_alerts_fire() {
         &format!("{prefix}-roll"),
         &["--out", &root],
     );
-    let replay = output(Command::new(env!("CARGO_BIN_EXE_ls-recover")).args(["replay", &root]));
-    let mut archived = BTreeMap::new();
-    for line in String::from_utf8(replay.stdout).unwrap().lines() {
-        let record: Value = serde_json::from_str(line).unwrap();
-        let id = record["id"].as_str().unwrap().to_string();
-        assert!(
-            archived
-                .insert(id.clone(), fields_of_json(&record))
-                .is_none(),
-            "{id} archived twice"
-        );
-    }
-    assert_eq!(archived.len(), expected.len(), "records in the archive");
+    let stored = pipeline::stored(&mongo, &db).await;
+    let archived = pipeline::archived(&[&root]);
+    pipeline::assert_exactly_once(
+        &expected.values().cloned().collect::<Vec<Fields>>(),
+        &stored,
+        &archived,
+    );
     assert!(
-        archived == expected,
-        "the archive holds exactly ls-tail's records"
+        stored.keys().eq(expected.keys()),
+        "MongoDB holds ls-tail's ids"
     );
 
     // Alerts, from the error topic (where each source's errors arrive in order): the burst's
@@ -277,38 +158,24 @@ async fn every_line_is_stored_and_archived_once_and_the_expected_alerts_fire() {
         &format!("{prefix}-watch"),
         &[
             "--threshold",
-            "ERROR+ >100 in 1m by source",
+            pipeline::THRESHOLD,
             "--critical-at",
             "CRITICAL",
         ],
     );
-    let alerts: Vec<Value> = String::from_utf8(watch.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let (critical, threshold): (Vec<&Value>, Vec<&Value>) =
-        alerts.iter().partition(|a| a["rule"] == "immediate");
-    let alerted: BTreeSet<&str> = critical
-        .iter()
-        .map(|a| match a["samples"].as_array().unwrap().as_slice() {
-            [id] => id.as_str().unwrap(),
-            samples => panic!("a critical alert names its one record: {samples:?}"),
-        })
-        .collect();
-    let critical_ids: BTreeSet<&str> = expected
-        .iter()
-        .filter(|(_, fields)| fields.1 == "CRITICAL")
-        .map(|(id, _)| id.as_str())
-        .collect();
+    let alerts = pipeline::parse_alerts(&String::from_utf8(watch.stdout).unwrap());
+    let critical = pipeline::critical_alerts(&alerts);
+    let critical_ids = pipeline::critical_ids(&expected);
     assert!(!critical_ids.is_empty(), "the burst's FATAL line at least");
-    assert_eq!(critical.len(), critical_ids.len(), "{critical:?}");
-    assert_eq!(alerted, critical_ids);
     assert!(
-        threshold.iter().any(|a| a["state"] == "firing"),
+        critical.values().all(|&n| n == 1),
+        "one alert per critical record: {critical:?}"
+    );
+    assert!(critical.keys().eq(critical_ids.iter()), "{critical:?}");
+    let firings = pipeline::threshold_firings(&alerts);
+    assert!(
+        !firings.is_empty(),
         "the burst crossed the threshold: {alerts:?}"
     );
-    for alert in threshold {
-        assert_eq!(alert["group"]["source"], "burst-1", "{alert}");
-    }
+    assert!(firings.iter().all(|s| s == "burst-1"), "{alerts:?}");
 }

@@ -12,8 +12,14 @@
 //! Durability: each caller token (an LSN ticket, a Kafka offset) comes back from
 //! [`Roller::take_durable`] only once its record is synced (fsync/hsync) — at the sync interval,
 //! when 32 MiB are pending, and on every roll.
+//!
+//! A closed file keeps its in-progress name until the caller has committed every token of its
+//! records ([`Roller::take_closed`], then [`Roller::name`]): a crash in between leaves it to the
+//! start-up recovery, which remembers its ids and drops the records the input sends again. Named
+//! at once, it would hold records whose offsets were not committed, and a restart would archive
+//! them a second time.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 
 use anyhow::{Context, Result};
@@ -91,6 +97,15 @@ pub struct RollStats {
     pub files: u64,
     /// Files recovered at start-up or after an outage.
     pub recovered: u64,
+}
+
+/// A file closed and synced, still under its in-progress name: see [`Roller::take_closed`].
+#[derive(Debug)]
+pub struct Closed {
+    category: Category,
+    name: FileName,
+    place: Place,
+    synced: u64,
 }
 
 /// Which target a file lives on.
@@ -185,6 +200,40 @@ impl<T> OpenFile<T> {
     }
 }
 
+/// The lines of tailed files archived, as ranges of LSNs per file identity. A record whose line
+/// is in already is a copy: after a crash ls-ship sends again, under the same ids, what was in
+/// flight, and ls-tail what follows the last committed position. The ranges hold whatever order
+/// records come in (categories go to different topics); lines of one file mostly arrive in
+/// order, so each file is about one range.
+#[derive(Debug, Default)]
+struct ArchivedLines(HashMap<String, BTreeMap<u64, u64>>);
+
+impl ArchivedLines {
+    fn contains(&self, fid: &str, lsn: u64) -> bool {
+        self.0.get(fid).is_some_and(|ranges| {
+            ranges
+                .range(..=lsn)
+                .next_back()
+                .is_some_and(|(_, &end)| lsn <= end)
+        })
+    }
+
+    /// Adds a line not in yet, merging it with the ranges it touches.
+    fn insert(&mut self, fid: &str, lsn: u64) {
+        if !self.0.contains_key(fid) {
+            self.0.insert(fid.to_string(), BTreeMap::new());
+        }
+        let ranges = self.0.get_mut(fid).expect("just made");
+        let before = ranges
+            .range(..lsn)
+            .next_back()
+            .filter(|(_, end)| **end + 1 == lsn)
+            .map(|(&start, _)| start);
+        let end = ranges.remove(&(lsn + 1)).unwrap_or(lsn);
+        ranges.insert(before.unwrap_or(lsn), end);
+    }
+}
+
 /// Writes records into rolling archive files.
 pub struct Roller<T> {
     config: RollConfig,
@@ -196,6 +245,8 @@ pub struct Roller<T> {
     listed: HashSet<(Place, Category)>,
     /// Ids of records in files recovered at start-up: re-sent copies are dropped.
     recovered_ids: HashSet<String>,
+    /// The lines of tailed files archived by this run: copies sent again are dropped.
+    archived_lines: ArchivedLines,
     durable: Vec<T>,
     /// The empty `pending` buffers of closed files. Each is allocated once at its largest (only
     /// the pages used are backed): growing one to tens of MiB for every file, copying it at
@@ -203,6 +254,7 @@ pub struct Roller<T> {
     spare_buffers: Vec<Vec<u8>>,
     /// The day of the last record routed: its first instant, the first of the next day, its date.
     routed_day: Option<(DateTime<Utc>, DateTime<Utc>, NaiveDate)>,
+    closed: Vec<Closed>,
     stats: RollStats,
     _locks: Vec<Box<dyn Send>>,
 }
@@ -229,9 +281,11 @@ impl<T> Roller<T> {
             serials: Serials::default(),
             listed: HashSet::new(),
             recovered_ids: HashSet::new(),
+            archived_lines: ArchivedLines::default(),
             durable: Vec::new(),
             spare_buffers: Vec::new(),
             routed_day: None,
+            closed: Vec::new(),
             stats: RollStats::default(),
             _locks: locks,
         };
@@ -263,6 +317,49 @@ impl<T> Roller<T> {
         std::mem::take(&mut self.durable)
     }
 
+    /// Files closed since the last call, to be given their final names with [`Roller::name`]
+    /// once every token of their records is committed.
+    pub fn take_closed(&mut self) -> Vec<Closed> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// Gives closed files their final names. A file the archive fails to rename is abandoned to
+    /// the spool (salvaged when the archive answers again) and the roller switches to the spool.
+    pub fn name(&mut self, files: Vec<Closed>, now: DateTime<Utc>) -> Result<()> {
+        let mut failure = Ok(());
+        for file in files {
+            let category = file.category.as_str();
+            let from = naming::relative_path(category, &file.name.in_progress());
+            let to = naming::relative_path(category, &file.name.to_string());
+            match self.target(file.place).rename(&from, &to) {
+                Ok(()) => {
+                    self.stats.files += 1;
+                    log::debug!("closed {category}/{} ({:?})", file.name, file.place);
+                }
+                Err(err) => {
+                    if file.place == Place::Archive
+                        && let Some(spool) = &mut self.spool
+                    {
+                        // Synced and closed: only the rename is missing.
+                        spool.abandon(Abandoned {
+                            closed: true,
+                            ..Abandoned::open(
+                                &file.category,
+                                file.name,
+                                file.synced,
+                                self.config.gzip,
+                            )
+                        });
+                    }
+                    if failure.is_ok() {
+                        failure = Err(err);
+                    }
+                }
+            }
+        }
+        self.retry_on_spool(now, failure)
+    }
+
     fn target(&self, place: Place) -> &dyn Target {
         match place {
             Place::Archive => self.archive.as_ref(),
@@ -284,7 +381,9 @@ impl<T> Roller<T> {
 
     /// Appends a record; `token` comes back from [`Roller::take_durable`] once it is synced.
     pub fn write(&mut self, record: &RecordLine, token: T, now: DateTime<Utc>) -> Result<()> {
-        if !self.recovered_ids.is_empty() && self.recovered_ids.contains(record.id()) {
+        let recovered = !self.recovered_ids.is_empty() && self.recovered_ids.contains(record.id());
+        let line = record.origin.as_ref().map(|o| (o.fid.as_str(), o.lsn));
+        if recovered || line.is_some_and(|(fid, lsn)| self.archived_lines.contains(fid, lsn)) {
             self.stats.duplicates += 1;
             self.durable.push(token);
             return Ok(());
@@ -305,6 +404,9 @@ impl<T> Roller<T> {
         };
         let result = self.append(&key, record, token, now);
         self.retry_on_spool(now, result)?;
+        if let Some((fid, lsn)) = line {
+            self.archived_lines.insert(fid, lsn);
+        }
         self.stats.records += 1;
         Ok(())
     }
@@ -423,9 +525,9 @@ impl<T> Roller<T> {
         keys.iter().try_for_each(|key| self.finalize(key))
     }
 
-    /// Closes the file of `key` and gives it its final name. If the sync fails, the file stays
-    /// open (for failing over); once synced, a failure to close or rename leaves a whole
-    /// in-progress file that the archive's recovery salvages.
+    /// Closes the file of `key`, for [`Roller::take_closed`]. If the sync fails, the file stays
+    /// open (for failing over); once synced, a failure to close leaves a whole in-progress file
+    /// that the archive's recovery salvages.
     fn finalize(&mut self, key: &(Category, NaiveDate)) -> io::Result<()> {
         let mut file = self.open.remove(key).expect("finalize an open file");
         match file.sync(file.last_write) {
@@ -438,24 +540,20 @@ impl<T> Roller<T> {
         // Synced, so empty: the next file reuses it instead of growing a new one.
         self.spare_buffers.push(std::mem::take(&mut file.pending));
         let (name, place, synced) = (file.name.clone(), file.place, file.synced);
-        let category = key.0.as_str();
-        let from = naming::relative_path(category, &name.in_progress());
-        let to = naming::relative_path(category, &name.to_string());
-        let mut abandoned = Abandoned::open(&key.0, name.clone(), synced, self.config.gzip);
-        let result = file.finish().and_then(|()| {
-            abandoned.closed = true;
-            self.target(place).rename(&from, &to)
-        });
-        if let Err(err) = result {
+        if let Err(err) = file.finish() {
             if place == Place::Archive
                 && let Some(spool) = &mut self.spool
             {
-                spool.abandon(abandoned);
+                spool.abandon(Abandoned::open(&key.0, name, synced, self.config.gzip));
             }
             return Err(err);
         }
-        self.stats.files += 1;
-        log::debug!("closed {category}/{name} ({place:?})");
+        self.closed.push(Closed {
+            category: key.0.clone(),
+            name,
+            place,
+            synced,
+        });
         Ok(())
     }
 
@@ -686,6 +784,20 @@ mod tests {
         Box::new(LocalTarget::new(dir.to_path_buf()).unwrap())
     }
 
+    /// Runs the time trigger and names the files closed, as ls-roll does once their records
+    /// are committed.
+    fn tick(roller: &mut Roller<u64>, now: DateTime<Utc>) {
+        roller.tick(now).unwrap();
+        let closed = roller.take_closed();
+        roller.name(closed, now).unwrap();
+    }
+
+    fn close_all(roller: &mut Roller<u64>, now: DateTime<Utc>) {
+        roller.close_all(now).unwrap();
+        let closed = roller.take_closed();
+        roller.name(closed, now).unwrap();
+    }
+
     fn names(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .map(|d| {
@@ -738,7 +850,7 @@ mod tests {
         for i in 3..6 {
             roller.write(&record(i, now, "error"), i, now).unwrap();
         }
-        roller.close_all(now).unwrap();
+        close_all(&mut roller, now);
         let files = names(&dir.path().join("error"));
         assert!(files.len() >= 2, "{files:?}");
         for (serial, name) in files.iter().enumerate() {
@@ -758,6 +870,64 @@ mod tests {
     }
 
     #[test]
+    fn archived_lines_are_known_in_any_order() {
+        let mut lines = ArchivedLines::default();
+        for lsn in [3, 1, 5, 2, 4, 9] {
+            assert!(!lines.contains("f", lsn));
+            lines.insert("f", lsn);
+        }
+        assert_eq!(lines.0["f"], BTreeMap::from([(1, 5), (9, 9)]));
+        assert!((1..=5).chain([9]).all(|lsn| lines.contains("f", lsn)));
+        assert!(![0, 6, 8, 10].iter().any(|&lsn| lines.contains("f", lsn)));
+        assert!(!lines.contains("g", 1));
+    }
+
+    #[test]
+    fn a_record_sent_again_is_archived_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = at("2026-11-22T10:00:00Z");
+        let mut roller: Roller<u64> = Roller::open(config(), local(dir.path()), None, now).unwrap();
+        let of_line = |i: u64| {
+            let mut record = record(i, now, "error").record();
+            record.origin = Some(crate::record::Origin {
+                file: "/var/log/app.log".into(),
+                fid: "f1".into(),
+                lsn: i,
+                offset: i * 10,
+                crc: None,
+            });
+            RecordLine::from(&record)
+        };
+        // ls-ship crashed after sending lines 1 to 3 and sends 2 and 3 again.
+        for (token, lsn) in [1, 2, 3, 2, 3, 4].into_iter().enumerate() {
+            roller.write(&of_line(lsn), token as u64, now).unwrap();
+        }
+        close_all(&mut roller, now);
+        assert_eq!(final_ids(dir.path()), ["id-1", "id-2", "id-3", "id-4"]);
+        assert_eq!(roller.stats().duplicates, 2);
+        assert_eq!(
+            roller.take_durable().len(),
+            6,
+            "copies are acknowledged too"
+        );
+    }
+
+    #[test]
+    fn a_closed_file_keeps_its_in_progress_name_until_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = at("2026-11-22T10:00:00Z");
+        let mut roller: Roller<u64> = Roller::open(config(), local(dir.path()), None, now).unwrap();
+        roller.write(&record(0, now, "error"), 0, now).unwrap();
+        roller.close_all(now).unwrap();
+        assert_eq!(roller.take_durable(), [0]);
+        // Synced and closed, but its record's offset is not committed yet.
+        assert_eq!(names(&dir.path().join("error")), ["_2026-11-22.0.jsonl"]);
+        let closed = roller.take_closed();
+        roller.name(closed, now).unwrap();
+        assert_eq!(names(&dir.path().join("error")), ["2026-11-22.0.jsonl"]);
+    }
+
+    #[test]
     fn day_boundary_rolls_on_the_timer_at_midnight() {
         let dir = tempfile::tempdir().unwrap();
         let last = at("2026-11-22T23:59:59.999Z");
@@ -767,9 +937,9 @@ mod tests {
         let midnight = at("2026-11-23T00:00:00Z");
         // The timer wakes at midnight, before the sync interval, even if nothing is written.
         assert_eq!(roller.next_deadline(), Some(midnight));
-        roller.tick(last).unwrap();
+        tick(&mut roller, last);
         assert_eq!(names(&dir.path().join("access")), ["_2026-11-22.0.jsonl"]);
-        roller.tick(midnight).unwrap();
+        tick(&mut roller, midnight);
         assert_eq!(names(&dir.path().join("access")), ["2026-11-22.0.jsonl"]);
         roller
             .write(&record(2, midnight, "access"), 2, midnight)
@@ -809,9 +979,7 @@ mod tests {
             roller.next_deadline(),
             Some(last + chrono::Duration::milliseconds(1))
         );
-        roller
-            .tick(last + chrono::Duration::milliseconds(1))
-            .unwrap();
+        tick(&mut roller, last + chrono::Duration::milliseconds(1));
         assert_eq!(names(&dir.path().join("access")), ["2026-11-22.0.jsonl"]);
     }
 
@@ -826,9 +994,9 @@ mod tests {
         };
         let mut roller: Roller<u64> = Roller::open(cfg, local(dir.path()), None, t0).unwrap();
         roller.write(&record(1, t0, "a"), 1, t0).unwrap();
-        roller.tick(t0 + chrono::Duration::minutes(4)).unwrap();
+        tick(&mut roller, t0 + chrono::Duration::minutes(4));
         assert_eq!(names(&dir.path().join("a")), ["_2026-11-22.0.jsonl"]);
-        roller.tick(t0 + chrono::Duration::minutes(5)).unwrap();
+        tick(&mut roller, t0 + chrono::Duration::minutes(5));
         assert_eq!(names(&dir.path().join("a")), ["2026-11-22.0.jsonl"]);
         let t1 = t0 + chrono::Duration::minutes(10);
         for minute in 0..60 {
@@ -836,13 +1004,13 @@ mod tests {
             roller
                 .write(&record(100 + minute as u64, now, "a"), 0, now)
                 .unwrap();
-            roller.tick(now).unwrap();
+            tick(&mut roller, now);
         }
         assert_eq!(
             names(&dir.path().join("a")),
             ["2026-11-22.0.jsonl", "_2026-11-22.1.jsonl"]
         );
-        roller.tick(t1 + chrono::Duration::hours(1)).unwrap();
+        tick(&mut roller, t1 + chrono::Duration::hours(1));
         assert_eq!(
             names(&dir.path().join("a")),
             ["2026-11-22.0.jsonl", "2026-11-22.1.jsonl"]
@@ -867,7 +1035,7 @@ mod tests {
         let mut roller: Roller<u64> =
             Roller::open(config(), local(archive.path()), Some(spool_target), now).unwrap();
         roller.write(&record(1, now, "error"), 1, now).unwrap();
-        roller.close_all(now).unwrap();
+        close_all(&mut roller, now);
         assert!(names(&archive.path().join("error")).contains(&"2026-11-22.5.jsonl".to_string()));
     }
 
@@ -888,10 +1056,10 @@ mod tests {
         for i in 0..100 {
             roller.write(&record(i, now, "a"), i, now).unwrap();
             if i == 50 {
-                roller.tick(now + chrono::Duration::seconds(2)).unwrap();
+                tick(&mut roller, now + chrono::Duration::seconds(2));
             }
         }
-        roller.close_all(now).unwrap();
+        close_all(&mut roller, now);
         let bytes = std::fs::read(dir.path().join("a/2026-11-22.0.jsonl.gz")).unwrap();
         let mut plain = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain)
@@ -908,7 +1076,7 @@ mod tests {
         for r in &records[..30] {
             roller.write(r, 0, now).unwrap();
         }
-        roller.tick(now + chrono::Duration::seconds(1)).unwrap();
+        tick(&mut roller, now + chrono::Duration::seconds(1));
         for r in &records[30..40] {
             roller.write(r, 0, now).unwrap();
         }
@@ -928,7 +1096,7 @@ mod tests {
         for r in &records[20..] {
             roller.write(r, 0, now).unwrap();
         }
-        roller.close_all(now).unwrap();
+        close_all(&mut roller, now);
         assert_eq!(roller.stats().duplicates, 10);
         let mut expected: Vec<String> = records.iter().map(|r| r.id().to_string()).collect();
         expected.sort();
@@ -1047,13 +1215,13 @@ mod tests {
                 roller
                     .write(&record(i, now, if i % 3 == 0 { "a" } else { "b" }), i, now)
                     .unwrap();
-                roller.tick(now).unwrap();
+                tick(&mut roller, now);
                 if i == 150 {
                     assert!(roller.spooling());
                 }
             }
             assert!(!roller.spooling(), "switched back after a probe");
-            roller.close_all(now).unwrap();
+            close_all(&mut roller, now);
             let mut durable = roller.take_durable();
             durable.sort();
             assert_eq!(durable, (0..300).collect::<Vec<_>>());

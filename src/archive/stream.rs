@@ -1,6 +1,8 @@
 //! The ls-roll loop: records in from the shared [`Input`] (stdin or a Kafka consumer group), into
 //! the roller, with the time trigger driven by the roller's deadlines; LSN positions advance and
-//! Kafka offsets are committed only for records synced in archive files.
+//! Kafka offsets are committed only for records synced in archive files, and a closed file gets
+//! its final name only once the offsets of all its records are committed (and the broker said
+//! so): until then a crash leaves it to the start-up recovery, which drops the records sent again.
 //!
 //! The input reads on its own thread (stdin) or in librdkafka's (Kafka), and waits at most until
 //! the roller's next deadline, so that a quiet input never delays a roll or a sync. The roller
@@ -13,7 +15,7 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 use tokio::runtime::Runtime;
 
-use super::roller::{RollStats, Roller};
+use super::roller::{Closed, RollStats, Roller};
 use crate::ack::{AckTracker, Ticket};
 use crate::cli::Shutdown;
 use crate::input::{CommitToken, Input};
@@ -47,6 +49,11 @@ impl PendingBatches {
         self.first + self.batches.len() as u64 - 1
     }
 
+    /// The sequence number the next batch gets.
+    fn next(&self) -> u64 {
+        self.first + self.batches.len() as u64
+    }
+
     /// Notes that one record of batch `seq` is durable.
     fn durable(&mut self, seq: u64) {
         let (left, _) = &mut self.batches[(seq - self.first) as usize];
@@ -70,6 +77,11 @@ struct Progress {
     tracker: AckTracker,
     lsn: Option<LsnStore>,
     pending: PendingBatches,
+    /// Closed files not yet named, each with the sequence number of the first batch after
+    /// every batch whose records it may hold.
+    unnamed: VecDeque<(u64, Vec<Closed>)>,
+    /// Offsets committed since the last commit the broker confirmed.
+    unconfirmed: CommitToken,
 }
 
 impl Progress {
@@ -88,6 +100,44 @@ impl Progress {
         }
         Ok(self.pending.take_ready())
     }
+
+    /// Takes the roller's durable records and closed files, commits what became durable, and
+    /// names the closed files whose records are all committed, once the broker confirmed it.
+    fn commit(
+        &mut self,
+        input: &Input<RecordLine>,
+        roller: &mut Roller<Durable>,
+        wait: bool,
+    ) -> Result<()> {
+        let closed = roller.take_closed();
+        if !closed.is_empty() {
+            self.unnamed.push_back((self.pending.next(), closed));
+        }
+        let ready = self.advance(roller)?;
+        let due = |unnamed: &VecDeque<(u64, Vec<Closed>)>, first: u64| {
+            unnamed.front().is_some_and(|(after, _)| *after <= first)
+        };
+        if wait || due(&self.unnamed, self.pending.first) {
+            self.unconfirmed.merge(ready);
+            match input.commit_and_wait(&self.unconfirmed) {
+                Ok(()) => self.unconfirmed = CommitToken::default(),
+                // A rebalance can refuse a commit: the files wait for the next one.
+                Err(err) if !wait => {
+                    log::warn!("{err:#}; closed files keep their in-progress names meanwhile");
+                    return Ok(());
+                }
+                Err(err) => return Err(err),
+            }
+            while due(&self.unnamed, self.pending.first) {
+                let (_, files) = self.unnamed.pop_front().expect("due");
+                roller.name(files, Utc::now())?;
+            }
+        } else if !ready.is_empty() {
+            input.commit(&ready)?;
+            self.unconfirmed.merge(ready);
+        }
+        Ok(())
+    }
 }
 
 /// Rolls the records of `input` until it ends or a stop is requested; then closes every file
@@ -103,6 +153,8 @@ pub fn roll_stream(
         tracker: AckTracker::new(),
         lsn,
         pending: PendingBatches::default(),
+        unnamed: VecDeque::new(),
+        unconfirmed: CommitToken::default(),
     };
     let mut input_error = None;
     while !shutdown.requested() {
@@ -127,16 +179,10 @@ pub fn roll_stream(
             }
         }
         roller.tick(Utc::now())?;
-        let ready = progress.advance(&mut roller)?;
-        if !ready.is_empty() {
-            input.commit(&ready)?;
-        }
+        progress.commit(&input, &mut roller, false)?;
     }
     roller.close_all(Utc::now())?;
-    let ready = progress.advance(&mut roller)?;
-    if !ready.is_empty() {
-        input.commit_and_wait(&ready)?;
-    }
+    progress.commit(&input, &mut roller, true)?;
     if let Some(lsn) = &mut progress.lsn {
         lsn.sync()?;
     }

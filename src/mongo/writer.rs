@@ -407,10 +407,16 @@ impl Transaction<'_> {
                 stored.insert(id.to_string());
             }
         }
+        // A batch can hold one record twice (sent again by ls-ship, read again by the
+        // consumer): inserting both copies would abort every attempt with a duplicate key.
+        let mut taken = std::collections::HashSet::new();
         let missing: Vec<(usize, &RawDocumentBuf)> = docs
             .iter()
             .enumerate()
-            .filter(|(_, d)| d.get_str("_id").is_ok_and(|id| !stored.contains(id)))
+            .filter(|(_, d)| {
+                d.get_str("_id")
+                    .is_ok_and(|id| !stored.contains(id) && taken.insert(id))
+            })
             .collect();
         let outcome = Outcome {
             inserted: missing.len() as u64,
