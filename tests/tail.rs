@@ -221,6 +221,30 @@ fn rename_and_create_finishes_the_old_file_then_follows_the_new_one() {
 }
 
 #[test]
+fn a_new_file_that_begins_with_the_rotated_files_whole_content_is_read() {
+    // Rename + create where the new file's first lines equal all of the rotated one's (a banner
+    // written at every start): it is no copy, since it comes to hold more than the original.
+    let scratch = Scratch::new();
+    let banner = lines("banner", 0..3);
+    append(&scratch.log, &banner);
+    let mut args = follow_args(s(&scratch.logs), s(&scratch.lsn));
+    args.extend(["--rescan-interval", "1"]);
+    let tail = Tail::start(&args, &scratch.path("out"));
+    tail.wait_for(&banner);
+    fs::rename(&scratch.log, scratch.logs.join("app.log.1")).unwrap();
+    // At first the same lines only: as far as can be told, a copy...
+    append(&scratch.log, &banner);
+    std::thread::sleep(Duration::from_millis(1500));
+    // ...until more comes: then a file of its own, read from its start.
+    let more = lines("new", 0..5);
+    append(&scratch.log, &more);
+    tail.wait_for(&more);
+    let out = tail.stop();
+    let expected: Vec<String> = [banner.clone(), banner, more].concat();
+    assert_exactly(&out, &expected);
+}
+
+#[test]
 fn copytruncate_reads_the_rest_from_the_copy_and_the_new_content_once() {
     let scratch = Scratch::new();
     let (logs, log, lsn) = (&scratch.logs, &scratch.log, &scratch.lsn);

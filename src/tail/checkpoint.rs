@@ -124,15 +124,16 @@ impl Checkpoints {
         Ok(checkpoints)
     }
 
-    /// Decides the identity of `file` (at `path`, with `head`). `followed` tells whether an
-    /// identity is being read from another live file; `patient`, whether a file that looks like
-    /// a copy in progress may be left undecided ([`Resolution::Wait`]) to be resolved again later.
+    /// Decides the identity of `file` (at `path`, with `head`). `followed` gives, for an
+    /// identity being read from another live file, that file's length now; `patient`, whether a
+    /// file that looks like a copy in progress may be left undecided ([`Resolution::Wait`]) to be
+    /// resolved again later.
     pub fn resolve(
         &mut self,
         file: &File,
         path: &str,
         head: Head,
-        followed: impl Fn(&str) -> bool,
+        followed: impl Fn(&str) -> Option<u64>,
         patient: bool,
     ) -> io::Result<Resolution> {
         let generations = self.generations.get(&head).copied().unwrap_or(0);
@@ -146,16 +147,32 @@ impl Checkpoints {
             if !verify(file, known.offset, known.crc)? {
                 continue;
             }
-            let rank = (known.path == path, !followed(&candidate), known.offset);
+            let rank = (
+                known.path == path,
+                followed(&candidate).is_none(),
+                known.offset,
+            );
             if best.as_ref().is_none_or(|(r, _)| rank > *r) {
                 best = Some((rank, candidate));
             }
+        }
+        if let Some((_, candidate)) = &best
+            && let Some(original_len) = followed(candidate)
+        {
+            // A copy holds at most what its original held. A file longer than an original that
+            // still has every byte read from it is a different file that begins with the same
+            // lines (a new `app.log` starting with the whole of the rotated `app.log.1`): it is
+            // the head's next generation, read from its start.
+            let intact = original_len >= self.known[candidate].offset;
+            if !(intact && file.metadata()?.len() > original_len) {
+                return Ok(Resolution::CopyOf(candidate.clone()));
+            }
+            best = None;
         }
         if best.is_none() && patient && self.copy_in_progress(file, head, generations)? {
             return Ok(Resolution::Wait);
         }
         Ok(match best {
-            Some((_, candidate)) if followed(&candidate) => Resolution::CopyOf(candidate),
             Some((_, candidate)) => {
                 let known = &self.known[&candidate];
                 Resolution::Resume {

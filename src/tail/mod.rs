@@ -657,9 +657,13 @@ impl<W: Write> Tailer<W> {
         let Some(head) = fingerprint::head(handle)? else {
             return Ok(false);
         };
-        let by_fid = &self.by_fid;
+        let (by_fid, files) = (&self.by_fid, &self.files);
         // Another file reading the identity, even one rotated away and draining, keeps it.
-        let followed = |fid: &str| by_fid.get(fid).is_some_and(|&j| j != i);
+        let followed = |fid: &str| {
+            let other = files[*by_fid.get(fid).filter(|&&j| j != i)?].as_ref()?;
+            let len = other.handle.as_ref().and_then(|h| h.metadata().ok());
+            Some(len.map_or(other.size, |meta| meta.len()))
+        };
         let t = self.files[i].as_ref().expect("file exists");
         let handle = t.handle.as_ref().expect("opened by the caller");
         let patient = !self.config.once;
