@@ -135,6 +135,12 @@ impl std::error::Error for InvalidCategory {}
 /// The id of the line numbered `lsn` in the file identity `fid`: the same line read twice,
 /// under any path, gets the same id.
 pub fn line_id(fid: &str, lsn: u64) -> String {
+    let hex = line_id_hex(fid, lsn);
+    std::str::from_utf8(&hex).expect("hex digits").to_string()
+}
+
+/// [`line_id`]'s 32 hex digits, without allocating (ls-tail makes one for every line).
+pub fn line_id_hex(fid: &str, lsn: u64) -> [u8; 32] {
     // The hashed bytes are `fid`, 0, `lsn` (little-endian). Hashing them in one call from a
     // stack buffer is several times faster than the streaming hasher, with the same digest.
     let mut bytes = [0u8; 128];
@@ -153,14 +159,14 @@ pub fn line_id(fid: &str, lsn: u64) -> String {
     hex128(digest)
 }
 
-/// `format!("{:032x}")`, without the formatting machinery: ids are made for every line.
-fn hex128(value: u128) -> String {
+/// `format!("{:032x}")`, without the formatting machinery.
+fn hex128(value: u128) -> [u8; 32] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 32];
     for (i, digit) in out.iter_mut().enumerate() {
         *digit = HEX[((value >> (124 - 4 * i)) & 0xf) as usize];
     }
-    out.iter().map(|&digit| char::from(digit)).collect()
+    out
 }
 
 /// The id of a line that did not come from a tailed file (stdin, a pipe): derived from the
@@ -275,7 +281,7 @@ mod tests {
         }
         assert_eq!(
             hex128(0xab << 120 | 0x1f),
-            format!("{:032x}", 0xab_u128 << 120 | 0x1f)
+            format!("{:032x}", 0xab_u128 << 120 | 0x1f).as_bytes()
         );
         assert_ne!(stream_line_id("h", 1, b"x"), stream_line_id("h", 2, b"x"));
     }
