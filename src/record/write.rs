@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use super::{Origin, Record, format_timestamp};
+use super::{LineId, Origin, Record, format_timestamp};
 
 /// Appends `record` as one JSON object and a newline to `out`.
 pub fn write_record(record: &Record, out: &mut Vec<u8>) {
@@ -52,7 +52,7 @@ impl FileFields {
 pub fn write_file_record(
     record: &Record,
     fields: &FileFields,
-    id: &str,
+    id: &LineId,
     lsn: u64,
     offset: u64,
     crc: Option<u32>,
@@ -61,8 +61,9 @@ pub fn write_file_record(
     write_head(record, out);
     out.extend_from_slice(&fields.source);
     write_category(record, out);
-    out.extend_from_slice(b",\"id\":");
-    write_json_str(id, out);
+    out.extend_from_slice(b",\"id\":\"");
+    out.extend_from_slice(id.as_bytes());
+    out.push(b'"');
     out.extend_from_slice(&fields.origin);
     write_origin_position(lsn, offset, crc, out);
     write_extra_and_end(record, out);
@@ -279,7 +280,7 @@ mod tests {
             message: "disk \"full\"\n".into(),
             source: "host\t1".into(),
             category: Category::new("error").unwrap(),
-            id: "0123456789abcdef0123456789abcdef".into(),
+            id: crate::record::line_id(&origin.fid, origin.lsn),
             origin: Some(origin.clone()),
             extra,
         };
@@ -296,13 +297,16 @@ mod tests {
         write_file_record(
             &other,
             &fields,
-            &record.id,
+            &LineId::new(&origin.fid, origin.lsn),
             origin.lsn,
             origin.offset,
             origin.crc,
             &mut out,
         );
-        assert_eq!(String::from_utf8(out).unwrap(), String::from_utf8(expected).unwrap());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
     }
 
     #[test]

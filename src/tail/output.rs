@@ -21,11 +21,11 @@ use chrono::{DateTime, Utc};
 use super::category::FileCategories;
 use crate::parse::{Parser, ParserConfig};
 use crate::record::write::{FileFields, write_file_record};
-use crate::record::{Category, Level, Record, line_id_hex};
+use crate::record::{Category, Level, LineId, Record};
 
 /// Line bytes gathered before a batch goes to the workers even if nobody seals it, so that
 /// reading a large file in one go does not hold it all in memory.
-const BATCH_BYTES: usize = 512 << 10;
+const BATCH_BYTES: usize = 128 << 10;
 /// The most worker threads: one thread reading and splitting lines keeps up with about this many.
 const MAX_WORKERS: usize = 4;
 /// Batches sealed but not written yet, per worker: enough to keep the workers busy while the
@@ -222,7 +222,10 @@ impl<W: Write> Output<W> {
             let mut batch = std::mem::replace(&mut self.batch, next);
             batch.number = self.sealed;
             self.sealed += 1;
-            let sent = self.jobs.as_ref().is_some_and(|jobs| jobs.send(batch).is_ok());
+            let sent = self
+                .jobs
+                .as_ref()
+                .is_some_and(|jobs| jobs.send(batch).is_ok());
             if !sent {
                 self.fail(anyhow!("the record encoding threads stopped"));
             }
@@ -351,12 +354,10 @@ fn encode(parser: &mut Parser, record: &mut Record, batch: &mut Batch) {
             if record.category != *category {
                 record.category = category.clone();
             }
-            let id = line_id_hex(&part.fid, line.lsn);
-            let id = std::str::from_utf8(&id).expect("hex digits");
             write_file_record(
                 record,
                 &part.fields,
-                id,
+                &LineId::new(&part.fid, line.lsn),
                 line.lsn,
                 line.offset,
                 Some(line.crc),
@@ -389,7 +390,10 @@ mod tests {
         let mut lsn = 0;
         let mut promised = 0;
         for round in 0..40 {
-            let (name, fid) = (format!("/logs/f{}.log", round % 3), format!("fid{}", round % 3));
+            let (name, fid) = (
+                format!("/logs/f{}.log", round % 3),
+                format!("fid{}", round % 3),
+            );
             output.begin(&name, &fid, &categories);
             for _ in 0..2000 {
                 lsn += 1;
