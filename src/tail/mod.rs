@@ -134,6 +134,8 @@ const TURN_BUDGET: u64 = 256 << 10;
 const COMMIT_BYTES: u64 = 256 << 10;
 /// The read buffer, shared by all files.
 const READ_SIZE: usize = 256 << 10;
+/// [`Tailer::evict`] closes this share of the open-files bound at once.
+const EVICT_SHARE: usize = 16;
 /// The longest wait for events, so that a stop request and timeouts are seen promptly.
 const MAX_WAIT: Duration = Duration::from_millis(250);
 
@@ -451,25 +453,37 @@ impl<W: Write> Tailer<W> {
         true
     }
 
-    /// Closes the least recently active handle other than `keep`'s, preferring caught-up
-    /// files; never one only reachable through its handle.
+    /// Makes room for a handle: closes the least recently active handles other than `keep`'s,
+    /// preferring caught-up files, never one only reachable through its handle. A sixteenth of
+    /// the bound goes at once, so that opening thousands of files in turn does not look through
+    /// all open handles for each.
     fn evict(&mut self, keep: usize) {
-        let victim = self
+        let max_open = self.config.max_open_files;
+        let count = (self.open.len() + 1)
+            .saturating_sub(max_open)
+            .max(max_open / EVICT_SHARE)
+            .max(1);
+        let mut candidates: Vec<(bool, Instant, usize)> = self
             .open
             .iter()
-            .enumerate()
-            .filter(|&(_, &j)| j != keep)
-            .filter_map(|(k, &j)| {
+            .filter(|&&j| j != keep)
+            .filter_map(|&j| {
                 let t = self.files[j].as_ref()?;
-                t.reachable.then_some((t.dirty, t.last_active, k))
+                t.reachable.then_some((t.dirty, t.last_active, j))
             })
-            .min();
-        if let Some((_, _, k)) = victim {
-            let j = self.open.swap_remove(k);
+            .collect();
+        if candidates.len() > count {
+            candidates.select_nth_unstable(count - 1);
+            candidates.truncate(count);
+        }
+        for (_, _, j) in candidates {
             if let Some(t) = self.files[j].as_mut() {
                 t.handle = None;
             }
         }
+        let files = &self.files;
+        self.open
+            .retain(|&j| files[j].as_ref().is_some_and(|t| t.handle.is_some()));
     }
 
     fn close(&mut self, i: usize) {
