@@ -271,3 +271,35 @@ impl Checkpoints {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A position is stored only once the output batches holding its line were written.
+    #[test]
+    fn positions_wait_for_the_batches_holding_their_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut checkpoints = Checkpoints::open(Some(dir.path()), CommitMode::SelfCommit).unwrap();
+        let stored = |fid: &str| {
+            Snapshot::read(dir.path())
+                .unwrap()
+                .positions
+                .get(fid)
+                .map(|p| p.lsn)
+        };
+        checkpoints.emitted("a", "a.log", 10, 100, 1);
+        checkpoints.seal(2);
+        checkpoints.emitted("a", "a.log", 20, 200, 2);
+        checkpoints.emitted("b", "b.log", 5, 50, 3);
+        checkpoints.seal(3);
+        checkpoints.commit(1).unwrap();
+        assert_eq!(stored("a"), None);
+        checkpoints.commit(2).unwrap();
+        assert_eq!((stored("a"), stored("b")), (Some(10), None));
+        checkpoints.emitted("b", "b.log", 6, 60, 4);
+        checkpoints.seal(3);
+        checkpoints.close(3).unwrap();
+        assert_eq!((stored("a"), stored("b")), (Some(20), Some(6)));
+    }
+}
