@@ -151,32 +151,48 @@ impl std::error::Error for InvalidCategory {}
 /// The id of the line numbered `lsn` in the file identity `fid`: the same line read twice,
 /// under any path, gets the same id.
 pub fn line_id(fid: &str, lsn: u64) -> String {
-    // The hashed bytes are `fid`, 0, `lsn` (little-endian). Hashing them in one call from a
-    // stack buffer is several times faster than the streaming hasher, with the same digest.
-    let mut bytes = [0u8; 128];
-    let len = fid.len() + 9;
-    let digest = if len <= bytes.len() {
-        bytes[..fid.len()].copy_from_slice(fid.as_bytes());
-        bytes[fid.len() + 1..len].copy_from_slice(&lsn.to_le_bytes());
-        xxhash_rust::xxh3::xxh3_128(&bytes[..len])
-    } else {
-        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        hasher.update(fid.as_bytes());
-        hasher.update(&[0]);
-        hasher.update(&lsn.to_le_bytes());
-        hasher.digest128()
-    };
-    hex128(digest)
+    String::from_utf8(LineId::new(fid, lsn).as_bytes().to_vec()).expect("hex digits")
 }
 
-/// `format!("{:032x}")`, without the formatting machinery: ids are made for every line.
-fn hex128(value: u128) -> String {
+/// A [`line_id`] as its 32 hex digits, made without allocating (ls-tail makes one per line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineId([u8; 32]);
+
+impl LineId {
+    pub fn new(fid: &str, lsn: u64) -> LineId {
+        // The hashed bytes are `fid`, 0, `lsn` (little-endian). Hashing them in one call from a
+        // stack buffer is several times faster than the streaming hasher, with the same digest.
+        let mut bytes = [0u8; 128];
+        let len = fid.len() + 9;
+        let digest = if len <= bytes.len() {
+            bytes[..fid.len()].copy_from_slice(fid.as_bytes());
+            bytes[fid.len() + 1..len].copy_from_slice(&lsn.to_le_bytes());
+            xxhash_rust::xxh3::xxh3_128(&bytes[..len])
+        } else {
+            let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+            hasher.update(fid.as_bytes());
+            hasher.update(&[0]);
+            hasher.update(&lsn.to_le_bytes());
+            hasher.digest128()
+        };
+        LineId(hex128(digest))
+    }
+
+    /// The hex digits (ASCII, nothing to escape in JSON).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+/// `format!("{:032x}")`, without the formatting machinery.
+fn hex128(value: u128) -> [u8; 32] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 32];
-    for (i, digit) in out.iter_mut().enumerate() {
-        *digit = HEX[((value >> (124 - 4 * i)) & 0xf) as usize];
+    for (digits, byte) in out.chunks_exact_mut(2).zip(value.to_be_bytes()) {
+        digits[0] = HEX[usize::from(byte >> 4)];
+        digits[1] = HEX[usize::from(byte & 0xf)];
     }
-    out.iter().map(|&digit| char::from(digit)).collect()
+    out
 }
 
 /// The id of a line that did not come from a tailed file (stdin, a pipe): derived from the
@@ -291,7 +307,7 @@ mod tests {
         }
         assert_eq!(
             hex128(0xab << 120 | 0x1f),
-            format!("{:032x}", 0xab_u128 << 120 | 0x1f)
+            format!("{:032x}", 0xab_u128 << 120 | 0x1f).as_bytes()
         );
         assert_ne!(stream_line_id("h", 1, b"x"), stream_line_id("h", 2, b"x"));
     }

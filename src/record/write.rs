@@ -6,27 +6,88 @@
 
 use std::io::{self, Write};
 
-use super::{Origin, Record, format_timestamp};
+use super::{LineId, Origin, Record, format_timestamp};
 
 /// Appends `record` as one JSON object and a newline to `out`.
 pub fn write_record(record: &Record, out: &mut Vec<u8>) {
+    write_head(record, out);
+    out.extend_from_slice(b",\"source\":");
+    write_json_str(&record.source, out);
+    write_category(record, out);
+    out.extend_from_slice(b",\"id\":");
+    write_json_str(&record.id, out);
+    if let Some(origin) = &record.origin {
+        out.extend_from_slice(b",\"origin\":");
+        write_origin(origin, out);
+    }
+    write_extra_and_end(record, out);
+}
+
+/// The fields that all records read from one file share (`source`, and the origin's `file` and
+/// `fid`), encoded once for [`write_file_record`] instead of once per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFields {
+    /// `,"source":"…"`
+    source: Vec<u8>,
+    /// `,"origin":{"file":"…","fid":"…"`
+    origin: Vec<u8>,
+}
+
+impl FileFields {
+    pub fn new(source: &str, file: &str, fid: &str) -> FileFields {
+        let mut encoded_source = b",\"source\":".to_vec();
+        write_json_str(source, &mut encoded_source);
+        let mut origin = b",\"origin\":".to_vec();
+        write_origin_head(file, fid, &mut origin);
+        FileFields {
+            source: encoded_source,
+            origin,
+        }
+    }
+}
+
+/// Appends, like [`write_record`], a record read from a file: its `source`, `file` and `fid` from
+/// `fields`, its `id` and the rest of its origin from the arguments; the record's own `source`,
+/// `id` and `origin` are not looked at.
+pub fn write_file_record(
+    record: &Record,
+    fields: &FileFields,
+    id: &LineId,
+    lsn: u64,
+    offset: u64,
+    crc: Option<u32>,
+    out: &mut Vec<u8>,
+) {
+    write_head(record, out);
+    out.extend_from_slice(&fields.source);
+    write_category(record, out);
+    out.extend_from_slice(b",\"id\":\"");
+    out.extend_from_slice(id.as_bytes());
+    out.push(b'"');
+    out.extend_from_slice(&fields.origin);
+    write_origin_position(lsn, offset, crc, out);
+    write_extra_and_end(record, out);
+}
+
+/// `{"timestamp":…,"log_level":…,"message":…`
+fn write_head(record: &Record, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"timestamp\":\"");
     format_timestamp(&record.timestamp, out);
     out.extend_from_slice(b"\",\"log_level\":\"");
     out.extend_from_slice(record.log_level.as_str().as_bytes());
     out.extend_from_slice(b"\",\"message\":");
     write_json_str(&record.message, out);
-    out.extend_from_slice(b",\"source\":");
-    write_json_str(&record.source, out);
+}
+
+fn write_category(record: &Record, out: &mut Vec<u8>) {
     // Categories are [a-z0-9_-] by construction: nothing to escape.
     out.extend_from_slice(b",\"category\":\"");
     out.extend_from_slice(record.category.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"id\":");
-    write_json_str(&record.id, out);
-    if let Some(origin) = &record.origin {
-        out.extend_from_slice(b",\"origin\":");
-        write_origin(origin, out);
-    }
+    out.push(b'"');
+}
+
+/// The extra fields and the end of the object.
+fn write_extra_and_end(record: &Record, out: &mut Vec<u8>) {
     for (key, value) in &record.extra {
         out.push(b',');
         write_json_str(key, out);
@@ -39,15 +100,25 @@ pub fn write_record(record: &Record, out: &mut Vec<u8>) {
 
 /// Appends `origin` as a JSON object (what the `origin` field of a record holds).
 pub fn write_origin(origin: &Origin, out: &mut Vec<u8>) {
+    write_origin_head(origin.file.as_str(), origin.fid.as_str(), out);
+    write_origin_position(origin.lsn, origin.offset, origin.crc, out);
+}
+
+/// `{"file":…,"fid":…`
+fn write_origin_head(file: &str, fid: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"file\":");
-    write_json_str(&origin.file, out);
+    write_json_str(file, out);
     out.extend_from_slice(b",\"fid\":");
-    write_json_str(&origin.fid, out);
+    write_json_str(fid, out);
+}
+
+/// `,"lsn":…,"offset":…,"crc":…}`
+fn write_origin_position(lsn: u64, offset: u64, crc: Option<u32>, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"lsn\":");
-    out.extend_from_slice(itoa::Buffer::new().format(origin.lsn).as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(lsn).as_bytes());
     out.extend_from_slice(b",\"offset\":");
-    out.extend_from_slice(itoa::Buffer::new().format(origin.offset).as_bytes());
-    if let Some(crc) = origin.crc {
+    out.extend_from_slice(itoa::Buffer::new().format(offset).as_bytes());
+    if let Some(crc) = crc {
         out.extend_from_slice(b",\"crc\":");
         out.extend_from_slice(itoa::Buffer::new().format(crc).as_bytes());
     }
@@ -190,6 +261,53 @@ impl<W: Write> RecordWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::{Category, Level};
+
+    #[test]
+    fn file_records_are_written_as_records_are() {
+        let origin = Origin {
+            file: "/var/log/a \"b\".log".into(),
+            fid: "f\\1".into(),
+            lsn: 42,
+            offset: 4096,
+            crc: Some(7),
+        };
+        let mut extra = serde_json::Map::new();
+        extra.insert("user".into(), serde_json::json!({"id": 3}));
+        let record = Record {
+            timestamp: chrono::Utc::now(),
+            log_level: Level::Warn,
+            message: "disk \"full\"\n".into(),
+            source: "host\t1".into(),
+            category: Category::new("error").unwrap(),
+            id: crate::record::line_id(&origin.fid, origin.lsn),
+            origin: Some(origin.clone()),
+            extra,
+        };
+        let fields = FileFields::new(&record.source, &origin.file, &origin.fid);
+        let mut expected = Vec::new();
+        write_record(&record, &mut expected);
+        let mut out = Vec::new();
+        let other = Record {
+            source: "ignored".into(),
+            id: String::new(),
+            origin: None,
+            ..record.clone()
+        };
+        write_file_record(
+            &other,
+            &fields,
+            &LineId::new(&origin.fid, origin.lsn),
+            origin.lsn,
+            origin.offset,
+            origin.crc,
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
+    }
 
     #[test]
     fn strings_round_trip_through_escaping_at_any_position() {

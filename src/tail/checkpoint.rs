@@ -15,7 +15,7 @@
 //! When a file verifies as an identity still followed on another live file, it is a copy of it
 //! ([`Resolution::CopyOf`]) and is not read while the original is there.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -76,8 +76,11 @@ pub struct Checkpoints {
     known: HashMap<String, Known>,
     /// The number of generations of each head.
     generations: HashMap<Head, u32>,
-    /// Positions read since the last commit.
+    /// Positions read since the last [`Checkpoints::seal`].
     unsaved: HashMap<String, Position>,
+    /// Sealed positions, oldest first, each with the number of output batches that must be
+    /// written before it may be committed.
+    sealed: VecDeque<(u64, HashMap<String, Position>)>,
     /// The identities the store had for each path at start.
     stored_paths: HashMap<String, Vec<String>>,
 }
@@ -99,6 +102,7 @@ impl Checkpoints {
             known: HashMap::new(),
             generations: HashMap::new(),
             unsaved: HashMap::new(),
+            sealed: VecDeque::new(),
             stored_paths: HashMap::new(),
         };
         for position in snapshot.positions.into_values() {
@@ -242,23 +246,77 @@ impl Checkpoints {
         }
     }
 
-    /// Writes the positions noted since the last commit, in one append. Call it only after the
-    /// records they cover were flushed.
-    pub fn commit(&mut self) -> Result<()> {
-        if let Some(store) = &mut self.store
-            && !self.unsaved.is_empty()
-        {
-            store.advance(self.unsaved.drain().map(|(_, p)| p))?;
+    /// Ties the positions noted since the last seal to the output: they may be committed once
+    /// `batches` output batches are written.
+    pub fn seal(&mut self, batches: u64) {
+        if self.unsaved.is_empty() {
+            return;
+        }
+        match self.sealed.back_mut() {
+            Some((last, positions)) if *last == batches => positions.extend(self.unsaved.drain()),
+            _ => self
+                .sealed
+                .push_back((batches, std::mem::take(&mut self.unsaved))),
+        }
+    }
+
+    /// Writes, in one append, the sealed positions whose records are in the first `written`
+    /// output batches, which were written and flushed.
+    pub fn commit(&mut self, written: u64) -> Result<()> {
+        let mut ready: Option<HashMap<String, Position>> = None;
+        while self.sealed.front().is_some_and(|(b, _)| *b <= written) {
+            let (_, positions) = self.sealed.pop_front().expect("checked above");
+            match &mut ready {
+                // Later positions of a file replace earlier ones.
+                Some(ready) => ready.extend(positions),
+                None => ready = Some(positions),
+            }
+        }
+        if let (Some(store), Some(ready)) = (&mut self.store, ready) {
+            store.advance(ready.into_values())?;
         }
         Ok(())
     }
 
-    /// Commits and makes the store durable (at exit).
-    pub fn close(mut self) -> Result<()> {
-        self.commit()?;
+    /// Commits the positions whose records are in the first `written` output batches and makes
+    /// the store durable (at exit).
+    pub fn close(mut self, written: u64) -> Result<()> {
+        self.commit(written)?;
         if let Some(store) = &mut self.store {
             store.sync()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A position is stored only once the output batches holding its line were written.
+    #[test]
+    fn positions_wait_for_the_batches_holding_their_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut checkpoints = Checkpoints::open(Some(dir.path()), CommitMode::SelfCommit).unwrap();
+        let stored = |fid: &str| {
+            Snapshot::read(dir.path())
+                .unwrap()
+                .positions
+                .get(fid)
+                .map(|p| p.lsn)
+        };
+        checkpoints.emitted("a", "a.log", 10, 100, 1);
+        checkpoints.seal(2);
+        checkpoints.emitted("a", "a.log", 20, 200, 2);
+        checkpoints.emitted("b", "b.log", 5, 50, 3);
+        checkpoints.seal(3);
+        checkpoints.commit(1).unwrap();
+        assert_eq!(stored("a"), None);
+        checkpoints.commit(2).unwrap();
+        assert_eq!((stored("a"), stored("b")), (Some(10), None));
+        checkpoints.emitted("b", "b.log", 6, 60, 4);
+        checkpoints.seal(3);
+        checkpoints.close(3).unwrap();
+        assert_eq!((stored("a"), stored("b")), (Some(20), Some(6)));
     }
 }

@@ -19,14 +19,17 @@
 //! checking the inode. A file rotated away while its handle was closed can only be found again
 //! if a root lists it under its new name. Handles idle for `idle_timeout` are closed.
 //!
-//! Positions are committed (commit mode `self`) once per round, after the round's records were
-//! flushed to the output: a crash re-sends at most one round, under the same ids.
+//! Lines are parsed and encoded on worker threads ([`output`]) while this loop reads on.
+//! Positions are committed (commit mode `self`) once the records of their lines were written and
+//! flushed to the output, checked every [`COMMIT_BYTES`] read and whenever the loop goes idle: a
+//! crash re-sends at most what was in flight, under the same ids.
 
 pub mod category;
 pub mod checkpoint;
 pub mod fingerprint;
 pub mod glob;
 pub mod multiline;
+pub mod output;
 pub mod reader;
 pub mod watcher;
 
@@ -36,19 +39,19 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use chrono::Utc;
 
 use self::category::{CategoryRules, FileCategories};
 use self::checkpoint::{Checkpoints, CommitMode, Resolution};
 use self::multiline::{Event, Joiner, MultilineConfig};
+use self::output::Output;
 use self::reader::{Line, LineReader, ReadOutcome};
 use self::watcher::{Changes, Roots, Watcher};
 use crate::cli::Shutdown;
-use crate::parse::{Parser, ParserConfig};
-use crate::record::{Category, Origin, Record, RecordWriter, line_id};
+use crate::parse::ParserConfig;
 
 /// Everything ls-tail is told.
 #[derive(Debug, Clone)]
@@ -144,11 +147,14 @@ pub fn run<W: Write>(config: TailConfig, out: W, shutdown: &Shutdown) -> Result<
 
 /// Bytes read from one file before the others get their turn.
 const TURN_BUDGET: u64 = 256 << 10;
-/// Bytes read after which the output is flushed and positions committed, also within a round:
-/// this bounds what a crash makes the next run send again.
+/// Bytes read after which the lines read are handed to the output and the positions of those
+/// written are committed, also within a round: this bounds what a crash makes the next run send
+/// again.
 const COMMIT_BYTES: u64 = 256 << 10;
 /// The read buffer, shared by all files.
 const READ_SIZE: usize = 256 << 10;
+/// [`Tailer::evict`] closes this share of the open-files bound at once.
+const EVICT_SHARE: usize = 16;
 /// The longest wait for events, so that a stop request and timeouts are seen promptly.
 const MAX_WAIT: Duration = Duration::from_millis(250);
 
@@ -178,7 +184,7 @@ struct Tracked {
     inode: (u64, u64),
     handle: Option<File>,
     state: State,
-    categories: FileCategories,
+    categories: Arc<FileCategories>,
     last_active: Instant,
     /// The scan that last listed the file.
     seen: u64,
@@ -190,81 +196,12 @@ struct Tracked {
     reachable: bool,
 }
 
-/// Turns lines into records in the output.
-struct Emitter<W: Write> {
-    parser: Parser,
-    writer: RecordWriter<W>,
-    record: Record,
-    now: chrono::DateTime<Utc>,
-    error: Option<std::io::Error>,
-    /// The last record written for the current file: (lsn, offset, crc).
-    last: Option<(u64, u64, u32)>,
-    records: u64,
-    /// Multi-line events whose text was cut at the longest message.
-    events_cut: u64,
-}
-
-impl<W: Write> Emitter<W> {
-    /// Prepares for records of one file.
-    fn begin(&mut self, name: &str, fid: &str) {
-        self.now = Utc::now();
-        self.last = None;
-        let origin = self.record.origin.get_or_insert_with(|| Origin {
-            file: String::new(),
-            fid: String::new(),
-            lsn: 0,
-            offset: 0,
-            crc: None,
-        });
-        if origin.file != name {
-            origin.file = name.to_string();
-        }
-        if origin.fid != fid {
-            origin.fid = fid.to_string();
-        }
-    }
-
-    fn emit_event(&mut self, event: &Event, categories: &FileCategories) {
-        if event.cut {
-            self.events_cut += 1;
-            let file = self.record.origin.as_ref().map_or("", |o| o.file.as_str());
-            log::warn!(
-                "{file}: the multi-line event ending at line {} is longer than --max-line-bytes: its message is cut there",
-                event.lsn
-            );
-        }
-        self.emit(&event.text, event.lsn, event.end, event.crc, categories);
-    }
-
-    fn emit(&mut self, text: &[u8], lsn: u64, end: u64, crc: u32, categories: &FileCategories) {
-        if self.error.is_some() {
-            return;
-        }
-        let record = &mut self.record;
-        self.parser.parse_into(text, self.now, record);
-        let category = categories.pick(record.log_level);
-        if record.category != *category {
-            record.category = category.clone();
-        }
-        let origin = record.origin.as_mut().expect("set by begin");
-        origin.lsn = lsn;
-        origin.offset = end;
-        origin.crc = Some(crc);
-        record.id = line_id(&origin.fid, lsn);
-        if let Err(e) = self.writer.write(record) {
-            self.error = Some(e);
-        }
-        self.last = Some((lsn, end, crc));
-        self.records += 1;
-    }
-}
-
 struct Tailer<W: Write> {
     config: TailConfig,
     roots: Roots,
     watcher: Watcher,
     checkpoints: Checkpoints,
-    emitter: Emitter<W>,
+    output: Output<W>,
     files: Vec<Option<Tracked>>,
     free: Vec<usize>,
     by_inode: HashMap<(u64, u64), usize>,
@@ -293,32 +230,13 @@ impl<W: Write> Tailer<W> {
             config.exclude.clone(),
         )?;
         let checkpoints = Checkpoints::open(config.lsn_dir.as_deref(), config.commit)?;
-        let parser = Parser::new(config.parser.clone())?;
+        let output = Output::new(out, &config.parser, config.source.clone())?;
         let watcher = Watcher::new(&roots, config.poll || config.once);
-        let record = Record {
-            timestamp: Utc::now(),
-            log_level: config.parser.default_level,
-            message: String::new(),
-            source: config.source.clone(),
-            category: Category::default_category(),
-            id: String::new(),
-            origin: None,
-            extra: Default::default(),
-        };
         Ok(Tailer {
             roots,
             watcher,
             checkpoints,
-            emitter: Emitter {
-                parser,
-                writer: RecordWriter::new(out),
-                record,
-                now: Utc::now(),
-                error: None,
-                last: None,
-                records: 0,
-                events_cut: 0,
-            },
+            output,
             files: Vec::new(),
             free: Vec::new(),
             by_inode: HashMap::new(),
@@ -366,30 +284,36 @@ impl<W: Write> Tailer<W> {
             if now.duration_since(self.last_housekeeping) >= MAX_WAIT {
                 self.housekeeping(now)?;
             }
-            self.commit()?;
             if shutdown.requested() || (self.config.once && !busy) {
                 return Ok(());
             }
             if busy {
+                self.commit()?;
                 continue;
             }
+            // All caught up: everything read goes out before waiting.
+            self.commit_all()?;
             let wait = MAX_WAIT.min(scan_every.saturating_sub(self.last_scan.elapsed()));
             self.watcher.wait(wait, &self.roots, &mut changes);
             self.apply(&mut changes);
         }
     }
 
-    /// Flushes the output, then commits the positions of what it holds.
+    /// Hands the lines read to the output, then commits the positions of the records it wrote.
     fn commit(&mut self) -> Result<()> {
         self.committed_bytes = self.summary.bytes;
-        if let Some(e) = self.emitter.error.take() {
-            return Err(e).context("cannot write records to the output");
-        }
-        self.emitter
-            .writer
-            .flush()
-            .context("cannot write records to the output")?;
-        self.checkpoints.commit()
+        let batches = self.output.seal();
+        self.checkpoints.seal(batches);
+        self.output.check()?;
+        self.checkpoints.commit(self.output.written())
+    }
+
+    /// Writes out every line read, then commits all positions.
+    fn commit_all(&mut self) -> Result<()> {
+        self.commit()?;
+        let written = self.output.drain();
+        self.output.check()?;
+        self.checkpoints.commit(written)
     }
 
     fn apply(&mut self, changes: &mut Changes) {
@@ -468,7 +392,7 @@ impl<W: Write> Tailer<W> {
                     self.by_path.remove(&t.path);
                 }
                 t.name = path.to_string_lossy().into_owned();
-                t.categories = self.config.categories.for_file(&path);
+                t.categories = Arc::new(self.config.categories.for_file(&path));
                 t.path = path.clone();
             }
             self.by_path.insert(path, i);
@@ -481,7 +405,7 @@ impl<W: Write> Tailer<W> {
         let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink());
         let tracked = Tracked {
             name: path.to_string_lossy().into_owned(),
-            categories: self.config.categories.for_file(&path),
+            categories: Arc::new(self.config.categories.for_file(&path)),
             path: path.clone(),
             inode,
             handle: None,
@@ -548,25 +472,37 @@ impl<W: Write> Tailer<W> {
         true
     }
 
-    /// Closes the least recently active handle other than `keep`'s, preferring caught-up
-    /// files; never one only reachable through its handle.
+    /// Makes room for a handle: closes the least recently active handles other than `keep`'s,
+    /// preferring caught-up files, never one only reachable through its handle. A sixteenth of
+    /// the bound goes at once, so that opening thousands of files in turn does not look through
+    /// all open handles for each.
     fn evict(&mut self, keep: usize) {
-        let victim = self
+        let max_open = self.config.max_open_files;
+        let count = (self.open.len() + 1)
+            .saturating_sub(max_open)
+            .max(max_open / EVICT_SHARE)
+            .max(1);
+        let mut candidates: Vec<(bool, Instant, usize)> = self
             .open
             .iter()
-            .enumerate()
-            .filter(|&(_, &j)| j != keep)
-            .filter_map(|(k, &j)| {
+            .filter(|&&j| j != keep)
+            .filter_map(|&j| {
                 let t = self.files[j].as_ref()?;
-                t.reachable.then_some((t.dirty, t.last_active, k))
+                t.reachable.then_some((t.dirty, t.last_active, j))
             })
-            .min();
-        if let Some((_, _, k)) = victim {
-            let j = self.open.swap_remove(k);
+            .collect();
+        if candidates.len() > count {
+            candidates.select_nth_unstable(count - 1);
+            candidates.truncate(count);
+        }
+        for (_, _, j) in candidates {
             if let Some(t) = self.files[j].as_mut() {
                 t.handle = None;
             }
         }
+        let files = &self.files;
+        self.open
+            .retain(|&j| files[j].as_ref().is_some_and(|t| t.handle.is_some()));
     }
 
     fn close(&mut self, i: usize) {
@@ -597,7 +533,7 @@ impl<W: Write> Tailer<W> {
         }
         let Tailer {
             files,
-            emitter,
+            output,
             buf,
             config,
             checkpoints,
@@ -621,20 +557,19 @@ impl<W: Write> Tailer<W> {
                 return Ok(true);
             }
         }
-        emitter.begin(&t.name, &follow.fid);
-        let categories = &t.categories;
+        output.begin(&t.name, &follow.fid, &t.categories);
         let mut on_line = |line: Line| match &config.multiline {
-            Some(multiline) => follow.joiner.push(multiline, &line, &mut |e: &Event| {
-                emitter.emit_event(e, categories)
-            }),
-            None => emitter.emit(line.bytes, line.lsn, line.end, line.crc, categories),
+            Some(multiline) => follow
+                .joiner
+                .push(multiline, &line, &mut |e: &Event| output.emit_event(e)),
+            None => output.emit(line.bytes, line.lsn, line.end, line.crc),
         };
         let outcome = follow
             .reader
             .read(handle, buf, TURN_BUDGET, &mut on_line)
             .with_context(|| format!("cannot read {}", t.name))?;
         summary.add(&t.name, &outcome, config.max_line);
-        if let Some((lsn, end, crc)) = emitter.last {
+        if let Some((lsn, end, crc)) = output.last() {
             checkpoints.emitted(&follow.fid, &t.name, lsn, end, crc);
         }
         if outcome.bytes > 0 {
@@ -757,13 +692,10 @@ impl<W: Write> Tailer<W> {
             return;
         }
         let t = self.files[i].as_ref().expect("file exists");
-        let emitter = &mut self.emitter;
-        emitter.begin(&t.name, &follow.fid);
-        let categories = &t.categories;
-        follow
-            .joiner
-            .flush(&mut |e: &Event| emitter.emit_event(e, categories));
-        if let Some((lsn, end, crc)) = emitter.last {
+        let output = &mut self.output;
+        output.begin(&t.name, &follow.fid, &t.categories);
+        follow.joiner.flush(&mut |e: &Event| output.emit_event(e));
+        if let Some((lsn, end, crc)) = output.last() {
             self.checkpoints
                 .emitted(&follow.fid, &t.name, lsn, end, crc);
         }
@@ -780,13 +712,10 @@ impl<W: Write> Tailer<W> {
             if let (State::Follow(follow), Some(multiline)) = (&mut t.state, &self.config.multiline)
                 && follow.joiner.due(multiline, now)
             {
-                let emitter = &mut self.emitter;
-                emitter.begin(&t.name, &follow.fid);
-                let categories = &t.categories;
-                follow
-                    .joiner
-                    .flush(&mut |e: &Event| emitter.emit_event(e, categories));
-                if let Some((lsn, end, crc)) = emitter.last {
+                let output = &mut self.output;
+                output.begin(&t.name, &follow.fid, &t.categories);
+                follow.joiner.flush(&mut |e: &Event| output.emit_event(e));
+                if let Some((lsn, end, crc)) = output.last() {
                     self.checkpoints
                         .emitted(&follow.fid, &t.name, lsn, end, crc);
                 }
@@ -808,7 +737,7 @@ impl<W: Write> Tailer<W> {
     fn drain(&mut self, i: usize) -> Result<()> {
         let Tailer {
             files,
-            emitter,
+            output,
             buf,
             config,
             checkpoints,
@@ -817,23 +746,20 @@ impl<W: Write> Tailer<W> {
         } = self;
         let t = files[i].as_mut().expect("file exists");
         if let (State::Follow(follow), Some(handle)) = (&mut t.state, &t.handle) {
-            emitter.begin(&t.name, &follow.fid);
-            let categories = &t.categories;
+            output.begin(&t.name, &follow.fid, &t.categories);
             let mut on_line = |line: Line| match &config.multiline {
-                Some(multiline) => follow.joiner.push(multiline, &line, &mut |e: &Event| {
-                    emitter.emit_event(e, categories)
-                }),
-                None => emitter.emit(line.bytes, line.lsn, line.end, line.crc, categories),
+                Some(multiline) => follow
+                    .joiner
+                    .push(multiline, &line, &mut |e: &Event| output.emit_event(e)),
+                None => output.emit(line.bytes, line.lsn, line.end, line.crc),
             };
             let outcome = follow
                 .reader
                 .finish(handle, buf, &mut on_line)
                 .with_context(|| format!("cannot read {}", t.name))?;
-            follow
-                .joiner
-                .flush(&mut |e: &Event| emitter.emit_event(e, categories));
+            follow.joiner.flush(&mut |e: &Event| output.emit_event(e));
             summary.add(&t.name, &outcome, config.max_line);
-            if let Some((lsn, end, crc)) = emitter.last {
+            if let Some((lsn, end, crc)) = output.last() {
                 checkpoints.emitted(&follow.fid, &t.name, lsn, end, crc);
             }
             log::debug!("{}: finished after rotation or deletion", t.name);
@@ -891,11 +817,12 @@ impl<W: Write> Tailer<W> {
                 self.flush_joiner(i, follow);
             }
         }
-        self.commit()?;
-        self.summary.records = self.emitter.records;
-        self.summary.lines_cut += self.emitter.events_cut;
+        self.commit_all()?;
+        self.summary.records = self.output.records();
+        self.summary.lines_cut += self.output.events_cut();
         self.summary.elapsed = self.started.elapsed();
-        self.checkpoints.close()?;
+        let written = self.output.written();
+        self.checkpoints.close(written)?;
         Ok(self.summary)
     }
 }
