@@ -75,16 +75,23 @@ def head(source, path, *, max_bytes=None, max_lines=None):
 
 
 def split(source, directory, files, max_bytes):
-    """The first `max_bytes` of `source` in `files` files of about the same number of lines."""
+    """The first `max_bytes` of `source` in `files` files of about the same number of lines.
+
+    Each file begins with a line naming it: the corpus repeats, and files of equal content would
+    be taken by ls-tail for copies of each other and not read."""
     part = head(source, Path(directory).with_suffix(".part"), max_bytes=max_bytes)
     Path(directory).mkdir()
     per_file = -(-part.lines // files)
+    extra = 0
     with open(part.path, "rb") as src:
         for index in range(files):
             with open(Path(directory) / f"f{index:05}.log", "wb") as out:
+                first = f"2026-11-22 00:00:00,000 INFO benchmark file {index} of {files}\n".encode()
+                extra += len(first)
+                out.write(first)
                 out.writelines(line for _, line in zip(range(per_file), src))
     part.path.unlink()
-    return Sample(Path(directory), part.bytes, part.lines)
+    return Sample(Path(directory), part.bytes + extra, part.lines + files)
 
 
 def warm(path):
