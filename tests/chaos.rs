@@ -38,8 +38,6 @@ use mongodb::bson::{Document, doc};
 use pipeline::{Fields, TAIL_FLAGS};
 use proptest::prelude::RngExt;
 use proptest::test_runner::{RngAlgorithm, TestRng};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
@@ -359,7 +357,9 @@ impl Live {
     async fn new(scratch: &Path, brokers: &str, mongo: &str, servers: &[Server]) -> Live {
         let prefix = common::unique_name("chaos");
         let topics: Vec<String> = CATEGORIES.iter().map(|c| format!("{prefix}.{c}")).collect();
-        create_topics(brokers, &topics).await;
+        for topic in &topics {
+            common::kafka::create_topic(brokers, topic, PARTITIONS).await;
+        }
         Live {
             scratch: scratch.to_path_buf(),
             brokers: brokers.to_string(),
@@ -617,24 +617,6 @@ fn terminate(child: &mut KillOnDrop, what: &str) {
         }
         assert!(Instant::now() < deadline, "{what} did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-async fn create_topics(brokers: &str, topics: &[String]) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    let new: Vec<NewTopic> = topics
-        .iter()
-        .map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(1)))
-        .collect();
-    for result in admin
-        .create_topics(&new, &AdminOptions::new())
-        .await
-        .unwrap()
-    {
-        result.unwrap();
     }
 }
 

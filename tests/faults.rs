@@ -704,26 +704,6 @@ fn ls_watch_skips_and_counts_bad_records_and_passes_the_good_ones_on() {
     assert_eq!(run.ids(), ids);
 }
 
-/// Every topic name of the broker that starts with `prefix`.
-fn topics_named(brokers: &str, prefix: &str) -> Vec<String> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    let metadata = consumer
-        .fetch_metadata(None, Duration::from_secs(10))
-        .unwrap();
-    let mut names: Vec<String> = metadata
-        .topics()
-        .iter()
-        .map(|t| t.name().to_string())
-        .filter(|name| name.starts_with(prefix))
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn ls_ship_skips_and_counts_bad_records_and_makes_no_topic_of_a_bad_category() {
     let Some(brokers) = common::brokers() else {
@@ -749,7 +729,7 @@ fn ls_ship_skips_and_counts_bad_records_and_makes_no_topic_of_a_bad_category() {
         .map(|m| parse_record(m.payload.as_bytes()).unwrap().id)
         .collect();
     assert_eq!(got, ids);
-    assert_eq!(topics_named(&brokers, &prefix), [topic]);
+    assert_eq!(common::kafka::topics_named(&brokers, &prefix), [topic]);
 }
 
 #[test]

@@ -111,7 +111,7 @@ async fn every_line_is_stored_and_archived_once_and_the_expected_alerts_fire() {
         let lsn = dir.path().join(format!("lsn-{source}"));
         ship_server(&brokers, &prefix, source, logs, &lsn);
     }
-    let topics = pipeline::topics(&brokers, &prefix);
+    let topics = common::kafka::topics_named(&brokers, &format!("{prefix}."));
     assert_eq!(
         topics,
         ["access", "default", "error"].map(|c| format!("{prefix}.{c}")),

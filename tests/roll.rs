@@ -18,10 +18,6 @@ use logsphere::archive::naming::Entry;
 use logsphere::archive::recovery::complete_lines;
 use logsphere::archive::{self, Target};
 use logsphere::record::RecordReader;
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 
 fn ls_roll(args: &[&str]) -> KillOnDrop {
     ls_roll_with_env(args, &[])
@@ -352,48 +348,16 @@ fn sigterm_drains_closes_and_names_every_file() {
     assert_exactly_once(&final_ids(local.as_ref(), true), 1000);
 }
 
-/// Produces the records `ids` into `topic`, round-robin over two partitions, acknowledged.
+/// Produces the records `ids` into `topic`, round-robin over its two partitions, acknowledged.
 fn produce(brokers: &str, topic: &str, ids: std::ops::Range<u64>) {
+    let lines: Vec<String> = ids.map(|i| line(i).trim_end().to_string()).collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("acks", "all")
-            .create()
-            .unwrap();
-        for i in ids {
-            let record = line(i);
-            producer
-                .send(
-                    FutureRecord::<(), _>::to(topic)
-                        .payload(record.trim_end())
-                        .partition((i % 2) as i32),
-                    Duration::from_secs(10),
-                )
-                .await
-                .unwrap();
-        }
-    });
+    runtime.block_on(common::kafka::produce(brokers, topic, 2, &lines));
 }
 
 fn create_topic(brokers: &str, topic: &str) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .create()
-            .unwrap();
-        let results = admin
-            .create_topics(
-                &[NewTopic::new(topic, 2, TopicReplication::Fixed(1))],
-                &AdminOptions::new(),
-            )
-            .await
-            .unwrap();
-        for result in results {
-            result.unwrap();
-        }
-    });
+    runtime.block_on(common::kafka::create_topic(brokers, topic, 2));
 }
 
 #[test]

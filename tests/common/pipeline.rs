@@ -7,12 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
 use mongodb::Client;
 use mongodb::bson::{Document, doc};
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::Value;
 
 /// What a test compares of a record: the fields every stage must keep as ls-tail made them.
@@ -84,25 +81,6 @@ pub fn reference(servers: &[(String, PathBuf)], scratch: &Path) -> BTreeMap<Stri
         }
     }
     records
-}
-
-/// The topics whose names start with `prefix.`.
-pub fn topics(brokers: &str, prefix: &str) -> Vec<String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    let metadata = consumer
-        .fetch_metadata(None, Duration::from_secs(10))
-        .unwrap();
-    let mut topics: Vec<String> = metadata
-        .topics()
-        .iter()
-        .map(|t| t.name().to_string())
-        .filter(|name| name.starts_with(&format!("{prefix}.")))
-        .collect();
-    topics.sort();
-    topics
 }
 
 /// Runs a consuming stage over `topics` in the consumer group `group` until the topics' end.
