@@ -1,33 +1,13 @@
 //! The committed man pages and shell completions match what the tools generate from their clap
 //! definitions; `scripts/gen-docs` regenerates them.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
-/// The tools: every `src/bin/ls-*.rs` (checked below), as `scripts/gen-docs` finds them.
-pub const TOOLS: [&str; 6] = [
-    "ls-tail",
-    "ls-ship",
-    "ls-store",
-    "ls-watch",
-    "ls-roll",
-    "ls-recover",
-];
-
-fn binary(tool: &str) -> &'static str {
-    match tool {
-        "ls-tail" => env!("CARGO_BIN_EXE_ls-tail"),
-        "ls-ship" => env!("CARGO_BIN_EXE_ls-ship"),
-        "ls-store" => env!("CARGO_BIN_EXE_ls-store"),
-        "ls-watch" => env!("CARGO_BIN_EXE_ls-watch"),
-        "ls-roll" => env!("CARGO_BIN_EXE_ls-roll"),
-        "ls-recover" => env!("CARGO_BIN_EXE_ls-recover"),
-        other => panic!("unknown tool {other}"),
-    }
-}
-
 fn generated(tool: &str, kind: &str) -> String {
-    let output = Command::new(binary(tool))
+    let output = Command::new(common::bin(tool))
         .args(["--generate", kind])
         .output()
         .unwrap();
@@ -38,7 +18,7 @@ fn generated(tool: &str, kind: &str) -> String {
 #[test]
 fn committed_man_pages_and_completions_are_current() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for tool in TOOLS {
+    for tool in common::TOOLS {
         for (kind, path) in [
             ("man", format!("man/{tool}.1")),
             ("complete-bash", format!("completions/bash/{tool}")),
@@ -69,7 +49,7 @@ fn every_tool_is_checked() {
         })
         .collect();
     bins.sort();
-    let mut tools: Vec<String> = TOOLS.iter().map(|t| t.to_string()).collect();
+    let mut tools: Vec<String> = common::TOOLS.iter().map(|t| t.to_string()).collect();
     tools.sort();
     assert_eq!(bins, tools, "a tool in src/bin is missing from TOOLS");
 }

@@ -3,23 +3,12 @@
 //! gives exit 2 (usage) or 1 (runtime) and one clear line that names what to fix, never a Rust
 //! panic or backtrace.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-const TOOLS: [(&str, &str); 6] = [
-    ("ls-tail", env!("CARGO_BIN_EXE_ls-tail")),
-    ("ls-ship", env!("CARGO_BIN_EXE_ls-ship")),
-    ("ls-store", env!("CARGO_BIN_EXE_ls-store")),
-    ("ls-watch", env!("CARGO_BIN_EXE_ls-watch")),
-    ("ls-roll", env!("CARGO_BIN_EXE_ls-roll")),
-    ("ls-recover", env!("CARGO_BIN_EXE_ls-recover")),
-];
-
 const RECORD: &str = "{\"timestamp\":\"2026-11-22T10:00:00Z\",\"log_level\":\"CRITICAL\",\"message\":\"m\",\"source\":\"s\"}\n";
-
-fn bin(tool: &str) -> &'static str {
-    TOOLS.iter().find(|(name, _)| *name == tool).unwrap().1
-}
 
 /// Runs `command` with one record on stdin. No variable from the developer's shell (say,
 /// LOGSPHERE_BROKERS) may stand in for what a case leaves out.
@@ -41,7 +30,7 @@ fn run(mut command: Command) -> Output {
 }
 
 fn tool(tool: &str, args: &[&str]) -> Output {
-    let mut command = Command::new(bin(tool));
+    let mut command = Command::new(common::bin(tool));
     command.args(args);
     run(command)
 }
@@ -72,7 +61,7 @@ fn assert_fails(output: &Output, code: i32, expected: &str) {
 
 #[test]
 fn a_bad_flag_is_a_usage_error_naming_the_flag() {
-    for (name, _) in TOOLS {
+    for name in common::TOOLS {
         assert_fails(&tool(name, &["--no-such-flag"]), 2, "'--no-such-flag'");
     }
     assert_fails(
@@ -213,11 +202,11 @@ fn unprivileged(name: &str, args: &[&str]) -> Option<Output> {
             "--reuid=65534",
             "--regid=65534",
             "--clear-groups",
-            bin(name),
+            common::bin(name),
         ]);
         command
     } else {
-        Command::new(bin(name))
+        Command::new(common::bin(name))
     };
     command.args(args);
     let output = run(command);

@@ -31,22 +31,25 @@ use serde_json::Value;
 /// No test waits on a tool longer than this: a hung tool fails the test instead of CI.
 const TOOL_LIMIT: Duration = Duration::from_secs(60);
 
-fn bin(tool: &str) -> &'static str {
-    match tool {
-        "ls-tail" => env!("CARGO_BIN_EXE_ls-tail"),
-        "ls-ship" => env!("CARGO_BIN_EXE_ls-ship"),
-        "ls-store" => env!("CARGO_BIN_EXE_ls-store"),
-        "ls-watch" => env!("CARGO_BIN_EXE_ls-watch"),
-        "ls-roll" => env!("CARGO_BIN_EXE_ls-roll"),
-        "ls-recover" => env!("CARGO_BIN_EXE_ls-recover"),
-        _ => panic!("no tool {tool}"),
-    }
+/// `ls-tail --once` of `log` leaving the LSN store `lsn` to the next stage.
+fn tail_downstream(lsn: &Path, log: &Path) -> Command {
+    tool(
+        "ls-tail",
+        &[
+            "--once",
+            "--lsn-dir",
+            s(lsn),
+            "--lsn-commit",
+            "downstream",
+            s(log),
+        ],
+    )
 }
 
 /// A tool's command with no `LOGSPHERE_*` variable from the developer's shell: every setting a
 /// case needs is a flag.
 fn tool(name: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(bin(name));
+    let mut command = Command::new(common::bin(name));
     command.args(args);
     for (var, _) in std::env::vars() {
         if var.starts_with("LOGSPHERE_") {
@@ -380,17 +383,7 @@ fn a_full_lsn_directory_stops_ls_ship_and_loses_no_acknowledged_line() {
     append_lines(&log, 0, 2000);
     let ship = || {
         pipe(
-            tool(
-                "ls-tail",
-                &[
-                    "--once",
-                    "--lsn-dir",
-                    s(&lsn),
-                    "--lsn-commit",
-                    "downstream",
-                    s(&log),
-                ],
-            ),
+            tail_downstream(&lsn, &log),
             tool(
                 "ls-ship",
                 &[
@@ -469,17 +462,7 @@ fn a_full_spool_stops_ls_roll_and_the_restart_loses_nothing() {
     append_lines(&log, 0, 12_000); // 1.2 MB
     let roll = || {
         pipe(
-            tool(
-                "ls-tail",
-                &[
-                    "--once",
-                    "--lsn-dir",
-                    s(&lsn),
-                    "--lsn-commit",
-                    "downstream",
-                    s(&log),
-                ],
-            ),
+            tail_downstream(&lsn, &log),
             tool(
                 "ls-roll",
                 &[

@@ -43,6 +43,29 @@ pub fn hdfs_uri() -> Option<String> {
     service("LOGSPHERE_HDFS_URI")
 }
 
+/// The tools: every `src/bin/ls-*.rs` (tests/docs.rs checks it), as `scripts/gen-docs` finds them.
+pub const TOOLS: [&str; 6] = [
+    "ls-tail",
+    "ls-ship",
+    "ls-store",
+    "ls-watch",
+    "ls-roll",
+    "ls-recover",
+];
+
+/// The path of a tool's binary, built for the integration tests.
+pub fn bin(tool: &str) -> &'static str {
+    match tool {
+        "ls-tail" => env!("CARGO_BIN_EXE_ls-tail"),
+        "ls-ship" => env!("CARGO_BIN_EXE_ls-ship"),
+        "ls-store" => env!("CARGO_BIN_EXE_ls-store"),
+        "ls-watch" => env!("CARGO_BIN_EXE_ls-watch"),
+        "ls-roll" => env!("CARGO_BIN_EXE_ls-roll"),
+        "ls-recover" => env!("CARGO_BIN_EXE_ls-recover"),
+        other => panic!("no tool {other}"),
+    }
+}
+
 /// A name unique to this test run, for topics, databases and HDFS paths, so tests running
 /// side by side against the same services never see each other's data.
 pub fn unique_name(prefix: &str) -> String {
