@@ -324,6 +324,17 @@ fn compact(lsn_dir: &Path) {
     .assert_success();
 }
 
+/// A run that failed on the full disk under the LSN store `lsn`: one error line naming the
+/// store's buffer and what to do, and the store still at its last good position `kept`.
+fn assert_full_lsn_store(failed: &Run, lsn: &Path, kept: u64) {
+    failed.assert_error(&[
+        &lsn.join("lsn.buffer").display().to_string(),
+        "No space left on device",
+        "free space",
+    ]);
+    assert_eq!(stored_lsn(lsn), kept, "the last good position is kept");
+}
+
 #[test]
 fn a_full_lsn_directory_stops_ls_tail_at_its_last_good_position() {
     let Some(disk) = Tmpfs::mount("1m") else {
@@ -343,12 +354,7 @@ fn a_full_lsn_directory_stops_ls_tail_at_its_last_good_position() {
     // 20 MB: ls-tail advances every 256 KiB, so it must append to the full disk.
     append_lines(&log, 2000, 200_000);
     let failed = output(once());
-    failed.assert_error(&[
-        &lsn.join("lsn.buffer").display().to_string(),
-        "No space left on device",
-        "free space",
-    ]);
-    assert_eq!(stored_lsn(&lsn), 2000, "the last good position is kept");
+    assert_full_lsn_store(&failed, &lsn, 2000);
 
     fs::remove_file(filler).unwrap();
     let after = output(once());
@@ -407,12 +413,7 @@ fn a_full_lsn_directory_stops_ls_ship_and_loses_no_acknowledged_line() {
     append_lines(&log, 2000, 2000);
     let (tail, failed) = ship();
     tail.assert_no_panic();
-    failed.assert_error(&[
-        &lsn.join("lsn.buffer").display().to_string(),
-        "No space left on device",
-        "free space",
-    ]);
-    assert_eq!(stored_lsn(&lsn), 2000, "the last good position is kept");
+    assert_full_lsn_store(&failed, &lsn, 2000);
 
     fs::remove_file(filler).unwrap();
     let (tail, shipped) = ship();

@@ -65,6 +65,15 @@ pub enum Resolution {
     Wait,
 }
 
+/// An identity that verifies against a file being resolved.
+struct Candidate {
+    /// Preference: last seen at this path, then followed by no other file, then the furthest.
+    rank: (bool, bool, u64),
+    fid: String,
+    /// The length now of another live file that follows this identity, if one does.
+    followed_len: Option<u64>,
+}
+
 /// How long after its last write a file shorter than a known position of its head is taken for
 /// a copy in progress rather than a different file.
 const COPY_GRACE: Duration = Duration::from_secs(2);
@@ -142,7 +151,7 @@ impl Checkpoints {
     ) -> io::Result<Resolution> {
         let generations = self.generations.get(&head).copied().unwrap_or(0);
         // Prefer the identity last seen at this path, then one nobody follows, then the furthest.
-        let mut best: Option<((bool, bool, u64), String)> = None;
+        let mut best: Option<Candidate> = None;
         for generation in 0..generations {
             let candidate = fid(head, generation);
             let Some(known) = self.known.get(&candidate) else {
@@ -151,18 +160,23 @@ impl Checkpoints {
             if !verify(file, known.offset, known.crc)? {
                 continue;
             }
-            let rank = (
-                known.path == path,
-                followed(&candidate).is_none(),
-                known.offset,
-            );
-            if best.as_ref().is_none_or(|(r, _)| rank > *r) {
-                best = Some((rank, candidate));
+            let followed_len = followed(&candidate);
+            let rank = (known.path == path, followed_len.is_none(), known.offset);
+            if best.as_ref().is_none_or(|b| rank > b.rank) {
+                best = Some(Candidate {
+                    rank,
+                    fid: candidate,
+                    followed_len,
+                });
             }
         }
-        if let Some((_, candidate)) = &best
-            && let Some(original_len) = followed(candidate)
+        if let Some(Candidate {
+            fid: candidate,
+            followed_len: Some(original_len),
+            ..
+        }) = &best
         {
+            let original_len = *original_len;
             // A copy holds at most what its original held. A file longer than an original that
             // still has every byte read from it is a different file that begins with the same
             // lines (a new `app.log` starting with the whole of the rotated `app.log.1`): it is
@@ -177,7 +191,7 @@ impl Checkpoints {
             return Ok(Resolution::Wait);
         }
         Ok(match best {
-            Some((_, candidate)) => {
+            Some(Candidate { fid: candidate, .. }) => {
                 let known = &self.known[&candidate];
                 Resolution::Resume {
                     offset: known.offset,
