@@ -117,13 +117,7 @@ impl<'a> Cursor<'a> {
         let start = self.pos;
         let mut escaped = false;
         loop {
-            // Most strings (keys, routing fields) are short: a plain loop finds their end
-            // before memchr2 would have set up.
-            let rest = &self.bytes()[self.pos..];
-            self.pos += match rest.iter().take(16).position(|&b| b == b'"' || b == b'\\') {
-                Some(at) => at,
-                None => 16 + memchr2(b'"', b'\\', rest.get(16..)?)?,
-            };
+            self.pos += memchr2(b'"', b'\\', &self.bytes()[self.pos..])?;
             if self.bytes()[self.pos] == b'"' {
                 self.pos += 1;
                 return Some((&self.line[start..self.pos - 1], escaped));
