@@ -300,6 +300,35 @@ fn outage_spools_then_resumes(stop: fn(&PrivateService), start: fn(&PrivateServi
     wait_for("records while spooling", Duration::from_secs(30), || {
         feeder.sent() >= spooling + 300
     });
+    // An import meanwhile fails within its own --hdfs-timeout (well before the default 30 s of
+    // a call that never answers) and leaves the spool as it was. (ls-roll's spool has no
+    // finished file yet: this one is another spool's.)
+    let other_spool = dir.path().join("other-spool");
+    let spooled_file = other_spool.join("z/2026-11-22.0.jsonl");
+    std::fs::create_dir_all(spooled_file.parent().unwrap()).unwrap();
+    std::fs::write(&spooled_file, line(0)).unwrap();
+    let mut import = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_ls-recover"))
+            .args([
+                "spool",
+                "--spool",
+                other_spool.to_str().unwrap(),
+                "--to",
+                &root,
+            ])
+            .args(["--hdfs-timeout", "2s"])
+            .env("HADOOP_CONF_DIR", &conf)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start ls-recover"),
+    );
+    wait_for(
+        "ls-recover spool to give up",
+        Duration::from_secs(28),
+        || import.try_wait().unwrap().is_some(),
+    );
+    assert_eq!(import.wait().unwrap().code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&spooled_file).unwrap(), line(0));
     start(&server);
     wait_for(
         "ls-roll to write to HDFS again",

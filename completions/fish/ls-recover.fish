@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ls_recover_global_optspecs
-    string join \n v/verbose q/quiet log-format= h/help V/version
+    string join \n v/verbose q/quiet log-format= hdfs-timeout= h/help V/version
 end
 
 function __fish_ls_recover_needs_command
@@ -26,6 +26,7 @@ end
 
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_needs_command" -l hdfs-timeout -d 'Give up on an HDFS call (create, write, read, rename, list...) after this long (as ls-roll --hdfs-timeout)' -r
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -s q -l quiet -d 'Say only errors on stderr'
 complete -c ls-recover -n "__fish_ls_recover_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -38,6 +39,7 @@ complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -l spool -d
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -l to -d 'The archive: hdfs://namenode:port/path, file:///dir or a directory' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -l hdfs-timeout -d 'Give up on an HDFS call (create, write, read, rename, list...) after this long (as ls-roll --hdfs-timeout)' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -l dry-run -d 'List what would be imported (path and bytes) and change nothing'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand spool" -s q -l quiet -d 'Say only errors on stderr'
@@ -56,6 +58,7 @@ complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l kafka-c
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l connect-timeout -d 'How long to wait at start for a broker to answer before giving up (later outages are waited out)' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l hdfs-timeout -d 'Give up on an HDFS call (create, write, read, rename, list...) after this long (as ls-roll --hdfs-timeout)' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -l to-kafka -d 'Publish the records to Kafka as ls-ship does (topic by category, key, id and origin headers) instead of printing them; exit 1 if any is not delivered'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -s q -l quiet -d 'Say only errors on stderr'
@@ -63,6 +66,7 @@ complete -c ls-recover -n "__fish_ls_recover_using_subcommand replay" -s h -l he
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -l lsn-dir -d 'The LSN store directory' -r -F
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -l hdfs-timeout -d 'Give up on an HDFS call (create, write, read, rename, list...) after this long (as ls-roll --hdfs-timeout)' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -s q -l quiet -d 'Say only errors on stderr'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fish_seen_subcommand_from show verify compact set forget help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -75,6 +79,7 @@ complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and not __fis
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from show" -l lsn-dir -d 'The LSN store directory' -r -F
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from show" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from show" -l hdfs-timeout -d 'Give up on an HDFS call (create, write, read, rename, list...) after this long (as ls-roll --hdfs-timeout)' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from show" -l json -d 'JSON lines instead of a table'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Say only errors on stderr'
@@ -82,6 +87,7 @@ complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_se
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from verify" -l lsn-dir -d 'The LSN store directory' -r -F
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from verify" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from verify" -l hdfs-timeout -d 'Give up on an HDFS call (create, write, read, rename, list...) after this long (as ls-roll --hdfs-timeout)' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from verify" -l json -d 'JSON lines instead of a table'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Say only errors on stderr'
@@ -89,6 +95,7 @@ complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_se
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from compact" -l lsn-dir -d 'The LSN store directory' -r -F
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from compact" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from compact" -l hdfs-timeout -d 'Give up on an HDFS call (create, write, read, rename, list...) after this long (as ls-roll --hdfs-timeout)' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from compact" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from compact" -s q -l quiet -d 'Say only errors on stderr'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from compact" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -97,12 +104,14 @@ complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_se
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from set" -l lsn-dir -d 'The LSN store directory' -r -F
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from set" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from set" -l hdfs-timeout -d 'Give up on an HDFS call (create, write, read, rename, list...) after this long (as ls-roll --hdfs-timeout)' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from set" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Say only errors on stderr'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from forget" -l lsn-dir -d 'The LSN store directory' -r -F
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from forget" -l log-format -d 'Form of diagnostics on stderr: text for people, json for log collectors' -r -f -a "text\t'`ls-tail: warning: message`'
 json\t'`{"time":...,"tool":"ls-tail","level":"warn","message":...}`'"
+complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from forget" -l hdfs-timeout -d 'Give up on an HDFS call (create, write, read, rename, list...) after this long (as ls-roll --hdfs-timeout)' -r
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from forget" -l missing -d 'Also forget every file that no longer exists at its recorded path'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from forget" -s v -l verbose -d 'Say more on stderr (-v: info, -vv: debug, -vvv: trace)'
 complete -c ls-recover -n "__fish_ls_recover_using_subcommand lsn; and __fish_seen_subcommand_from forget" -s q -l quiet -d 'Say only errors on stderr'

@@ -3,15 +3,20 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use logsphere::archive;
+use logsphere::archive::units::parse_duration;
 use logsphere::cli::{self, CommonArgs, Shutdown};
 use logsphere::kafka::args::BrokerArgs;
 use logsphere::kafka::producer::{DEFAULT_MAX_IN_FLIGHT, ShipOptions, TopicTemplate};
 use logsphere::record::{Category, Level, RecordWriter};
-use logsphere::recover::{self, replay::ReplayFilter};
+use logsphere::recover::{
+    self,
+    replay::{ReplayFilter, Sources},
+};
 use regex::Regex;
 
 const EXAMPLES: &str = "\
@@ -31,6 +36,9 @@ Examples:
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
+    /// Give up on an HDFS call (create, write, read, rename, list...) after this long (as ls-roll --hdfs-timeout).
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
+    hdfs_timeout: chrono::Duration,
     #[command(subcommand)]
     command: Command,
 }
@@ -136,9 +144,13 @@ enum LsnCommand {
 
 fn main() -> ExitCode {
     let args: Args = cli::parse();
+    let hdfs_deadline = args
+        .hdfs_timeout
+        .to_std()
+        .expect("parse_duration gives positive durations");
     cli::run("ls-recover", &args.common, || match args.command {
-        Command::Spool { spool, to, dry_run } => run_spool(&spool, &to, dry_run),
-        Command::Replay(replay) => run_replay(*replay),
+        Command::Spool { spool, to, dry_run } => run_spool(&spool, &to, dry_run, hdfs_deadline),
+        Command::Replay(replay) => run_replay(*replay, hdfs_deadline),
         Command::Lsn { lsn_dir, command } => {
             let Some(dir) = lsn_dir else {
                 anyhow::bail!("no LSN store given: pass --lsn-dir DIR or set LOGSPHERE_LSN_DIR");
@@ -152,7 +164,11 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     cli::time::parse_time(text, Utc::now())
 }
 
-fn run_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+fn run_replay(args: ReplayArgs, hdfs_deadline: Duration) -> anyhow::Result<ExitCode> {
+    let sources = Sources {
+        names: args.sources,
+        hdfs_deadline,
+    };
     let filter = ReplayFilter {
         since: args.since,
         until: args.until,
@@ -163,7 +179,7 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     if !args.to_kafka {
         let mut out = RecordWriter::new(std::io::stdout().lock());
-        let stats = recover::replay::replay(&args.sources, &filter, &mut out)?;
+        let stats = recover::replay::replay(&sources, &filter, &mut out)?;
         log::info!(
             "replayed {} of {} records from {} files ({} bad lines, {} files skipped)",
             stats.written,
@@ -187,7 +203,7 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let (stats, report) = runtime.block_on(recover::replay::replay_to_kafka(
-        args.sources,
+        sources,
         filter,
         &args.broker,
         options,
@@ -212,7 +228,12 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_spool(spool: &std::path::Path, to: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
+fn run_spool(
+    spool: &std::path::Path,
+    to: &str,
+    dry_run: bool,
+    hdfs_deadline: Duration,
+) -> anyhow::Result<ExitCode> {
     if !spool.is_dir() {
         anyhow::bail!("no spool at {}: check --spool", spool.display());
     }
@@ -222,7 +243,7 @@ fn run_spool(spool: &std::path::Path, to: &str, dry_run: bool) -> anyhow::Result
         log::info!("{files} file(s) would be imported");
         return Ok(ExitCode::SUCCESS);
     }
-    let archive = archive::open_target(to)?;
+    let archive = archive::open_target_with_deadline(to, hdfs_deadline)?;
     let summary = recover::spool::import_all(spool_target.as_ref(), archive.as_ref())?;
     eprintln!(
         "ls-recover: imported {} file(s), {} bytes into {} ({} under a new serial, {} already there), {} left in the spool",

@@ -13,13 +13,14 @@
 
 use std::io::{BufReader, Read, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
 use crate::archive::naming::{Entry, relative_path};
-use crate::archive::target::{Target, open_target};
+use crate::archive::target::{Target, open_target_with_deadline};
 use crate::cli::Shutdown;
 use crate::cli::diag::BadInputReporter;
 use crate::input::Input;
@@ -64,8 +65,15 @@ pub struct ReplayStats {
     pub skipped_files: u64,
 }
 
+/// What to replay: the SOURCE arguments, and how long an HDFS call may take (`--hdfs-timeout`).
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub names: Vec<String>,
+    pub hdfs_deadline: Duration,
+}
+
 /// Opens a location to read from: unlike a writer, a reader never creates a missing directory.
-fn open_for_reading(location: &str) -> Result<Box<dyn Target>> {
+fn open_for_reading(location: &str, hdfs_deadline: Duration) -> Result<Box<dyn Target>> {
     if !location.contains("://") {
         let path = Path::new(location);
         if !path.exists() {
@@ -78,11 +86,11 @@ fn open_for_reading(location: &str) -> Result<Box<dyn Target>> {
             );
         }
     }
-    open_target(location)
+    open_target_with_deadline(location, hdfs_deadline)
 }
 
 /// The archive files one SOURCE names: the target holding them and their paths under it.
-pub fn resolve(source: &str) -> Result<(Box<dyn Target>, Vec<String>)> {
+pub fn resolve(source: &str, hdfs_deadline: Duration) -> Result<(Box<dyn Target>, Vec<String>)> {
     let trimmed = source.trim_end_matches('/');
     let (parent, last) = match trimmed.rsplit_once('/') {
         Some((parent, last)) if !parent.ends_with('/') && !parent.is_empty() => (parent, last),
@@ -90,7 +98,7 @@ pub fn resolve(source: &str) -> Result<(Box<dyn Target>, Vec<String>)> {
     };
     if is_pattern(last) {
         let glob = Glob::new(last)?;
-        let target = open_for_reading(parent)?;
+        let target = open_for_reading(parent, hdfs_deadline)?;
         let mut files = Vec::new();
         for name in target.list("")?.into_iter().filter(|n| glob.matches(n)) {
             files.extend(files_under(target.as_ref(), &name)?);
@@ -98,10 +106,10 @@ pub fn resolve(source: &str) -> Result<(Box<dyn Target>, Vec<String>)> {
         return Ok((target, files));
     }
     if matches!(Entry::parse(last), Some(Entry::Final(_))) {
-        let target = open_for_reading(parent)?;
+        let target = open_for_reading(parent, hdfs_deadline)?;
         return Ok((target, vec![last.to_string()]));
     }
-    let target = open_for_reading(trimmed)?;
+    let target = open_for_reading(trimmed, hdfs_deadline)?;
     let files = files_under(target.as_ref(), "")?;
     Ok((target, files))
 }
@@ -137,7 +145,7 @@ fn files_under(target: &dyn Target, name: &str) -> Result<Vec<String>> {
 
 /// Replays every SOURCE into `out`.
 pub fn replay<W: Write>(
-    sources: &[String],
+    sources: &Sources,
     filter: &ReplayFilter,
     out: &mut RecordWriter<W>,
 ) -> Result<ReplayStats> {
@@ -155,14 +163,15 @@ pub fn replay<W: Write>(
 /// Replays every SOURCE, handing each record that passes the filter to `emit`; an error from
 /// `emit` ends the replay. `stats` counts what was done, also when an error ends it.
 pub fn replay_each(
-    sources: &[String],
+    sources: &Sources,
     filter: &ReplayFilter,
     stats: &mut ReplayStats,
     mut emit: impl FnMut(Record) -> Result<()>,
 ) -> Result<()> {
     let mut reporter = BadInputReporter::default();
-    let result = sources.iter().try_for_each(|source| {
-        let (target, files) = resolve(source).with_context(|| format!("cannot read {source}"))?;
+    let result = sources.names.iter().try_for_each(|source| {
+        let (target, files) = resolve(source, sources.hdfs_deadline)
+            .with_context(|| format!("cannot read {source}"))?;
         if files.is_empty() {
             log::warn!("{source}: no archive files there");
         }
@@ -195,7 +204,7 @@ pub fn replay_each(
 /// keys and headers as ls-ship gives them. Everything handed to the producer is drained before
 /// this returns, also when the replay fails half-way or a stop is asked for.
 pub async fn replay_to_kafka(
-    sources: Vec<String>,
+    sources: Sources,
     filter: ReplayFilter,
     broker: &BrokerArgs,
     options: ShipOptions,
