@@ -124,10 +124,17 @@ struct OpenFile<T> {
     written: u64,
     /// Of those, bytes synced.
     synced: u64,
-    /// Encoded lines since the last sync, kept to rewrite them elsewhere if the target fails.
+    /// Encoded lines not written to the target yet; for an archive file with a spool to switch
+    /// to, every line since the last sync, kept to rewrite them there if the archive fails.
     pending: Vec<u8>,
     /// Of `pending`, bytes already written to the target.
     pushed: usize,
+    /// Whether `pending` keeps the lines written to the target until they are synced: only an
+    /// archive file with a spool to switch to rewrites them; otherwise the buffer stays small
+    /// (a chunk), in the cache.
+    keep_unsynced: bool,
+    /// Bytes of the lines since the last sync, uncompressed.
+    unsynced: usize,
     tokens: Vec<T>,
     opened: DateTime<Utc>,
     last_write: DateTime<Utc>,
@@ -154,7 +161,12 @@ impl<T> OpenFile<T> {
                 self.written += fresh.len() as u64;
                 Ok(())
             }
+        }?;
+        if !self.keep_unsynced {
+            self.pending.clear();
+            self.pushed = 0;
         }
+        Ok(())
     }
 
     fn write_compressed(&mut self) -> io::Result<()> {
@@ -184,6 +196,7 @@ impl<T> OpenFile<T> {
         self.synced = self.written;
         self.pending.clear();
         self.pushed = 0;
+        self.unsynced = 0;
         self.last_sync = now;
         // Moved, not taken: both vectors keep their capacity, so that steady state allocates
         // nothing.
@@ -510,6 +523,7 @@ impl<T> Roller<T> {
         let (key, file) = (self.open.iter_mut())
             .find(|(key, _)| is_key(key))
             .expect("just opened");
+        let before = file.pending.len();
         match self.config.format {
             Format::Jsonl => file.pending.extend_from_slice(record.json()),
             Format::Raw => file
@@ -517,6 +531,7 @@ impl<T> Roller<T> {
                 .extend_from_slice(record.record().message.as_bytes()),
         }
         file.pending.push(b'\n');
+        file.unsynced += file.pending.len() - before;
         file.tokens.push(token);
         file.last_write = now;
         if file.pending.len() - file.pushed >= CHUNK {
@@ -525,7 +540,7 @@ impl<T> Roller<T> {
         if file.size() >= self.config.max_size {
             let key = key.clone();
             self.finalize(&key)?;
-        } else if file.pending.len() >= MAX_PENDING {
+        } else if file.unsynced >= MAX_PENDING {
             file.sync(now, &mut self.durable)?;
         }
         Ok(())
@@ -660,6 +675,8 @@ impl<T> Roller<T> {
                 .pop()
                 .unwrap_or_else(|| Vec::with_capacity(MAX_PENDING + CHUNK)),
             pushed: 0,
+            keep_unsynced: place == Place::Archive && self.spool.is_some(),
+            unsynced: 0,
             tokens: Vec::new(),
             opened: now,
             last_write: now,
@@ -747,6 +764,7 @@ impl<T> Roller<T> {
                 .create(&key, Place::Spool, now)
                 .with_context(|| spool_failed.clone())?;
             file.pending = old.pending;
+            file.unsynced = old.unsynced;
             file.tokens = old.tokens;
             file.opened = old.opened;
             file.last_write = old.last_write;
