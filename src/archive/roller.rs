@@ -6,8 +6,12 @@
 //! when no record arrives: that is the time trigger.
 //!
 //! Records are routed by `date(timestamp)` in the configured zone (`--by event`, the default) or
-//! by the date they arrive (`--by arrival`). At the day boundary every file of an earlier date is
-//! closed; a late record for a closed date opens that date's next serial.
+//! by the date they arrive (`--by arrival`). At the day boundary the files of the day that ended
+//! are closed. A late record (its date already over when it arrives) goes to a file of its date
+//! that stays open while late records keep coming, and closes when idle (`--idle-close`), full
+//! or old (`--roll-every`): a backfill or a source with old timestamps makes one file per date,
+//! not one per tick. At most [`MAX_OPEN_FILES`] are open; beyond, the least recently written
+//! closes.
 //!
 //! Durability: each caller token (an LSN ticket, a Kafka offset) comes back from
 //! [`Roller::take_durable`] only once its record is synced (fsync/hsync) — at the sync interval,
@@ -38,6 +42,9 @@ use crate::record::{Category, RecordLine};
 const CHUNK: usize = 1 << 20;
 /// Unsynced bytes per file that force a sync, which bounds the memory kept for rewriting them.
 const MAX_PENDING: usize = 32 << 20;
+/// Open files at most (categories × dates): bounds memory, descriptors and HDFS leases when
+/// records of many dates arrive together.
+pub const MAX_OPEN_FILES: usize = 64;
 
 /// What each line of an archive file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -510,19 +517,23 @@ impl<T> Roller<T> {
         token: T,
         now: DateTime<Utc>,
     ) -> io::Result<()> {
-        // The open files are few: finding the record's among them saves making a key (a
-        // category string) per record.
+        // Finding the record's file among the open ones by its category and date saves making
+        // a key (a category string) per record.
         let is_key = |(category, d): &(Category, NaiveDate)| {
             *d == date && category.as_str() == record.category()
         };
-        if !self.open.keys().any(is_key) {
-            let key = (Category::new(record.category()).expect("valid"), date);
-            let file = self.create(&key, self.place_now(), now)?;
-            self.open.insert(key, file);
-        }
-        let (key, file) = (self.open.iter_mut())
-            .find(|(key, _)| is_key(key))
-            .expect("just opened");
+        let (key, file) = match self.open.iter_mut().find(|(key, _)| is_key(key)) {
+            Some(open) => open,
+            None => {
+                self.make_room()?;
+                let key = (Category::new(record.category()).expect("valid"), date);
+                let file = self.create(&key, self.place_now(), now)?;
+                self.open.insert(key, file);
+                (self.open.iter_mut())
+                    .find(|(key, _)| is_key(key))
+                    .expect("just opened")
+            }
+        };
         let before = file.pending.len();
         match self.config.format {
             Format::Jsonl => file.pending.extend_from_slice(record.json()),
@@ -557,12 +568,31 @@ impl<T> Roller<T> {
         Ok(())
     }
 
+    /// Closes the least recently written file when [`MAX_OPEN_FILES`] are open.
+    fn make_room(&mut self) -> io::Result<()> {
+        if self.open.len() < MAX_OPEN_FILES {
+            return Ok(());
+        }
+        let oldest = self
+            .open
+            .iter()
+            .min_by_key(|(_, file)| file.last_write)
+            .map(|(key, _)| key.clone());
+        oldest.map_or(Ok(()), |key| self.finalize(&key))
+    }
+
+    /// When the file of `key` closes for its day being over: at the day boundary if it was open
+    /// then; never for a file of late records (opened after its day ended).
+    fn day_over(&self, key: &(Category, NaiveDate), file: &OpenFile<T>) -> Option<DateTime<Utc>> {
+        let end = naming::day_end(self.config.tz, key.1);
+        (file.opened < end).then_some(end)
+    }
+
     fn tick_files(&mut self, now: DateTime<Utc>) -> io::Result<()> {
-        let today = naming::date_in(self.config.tz, now);
         let keys: Vec<_> = self.open.keys().cloned().collect();
         for key in keys {
             let file = &self.open[&key];
-            let expired = key.1 < today
+            let expired = self.day_over(&key, file).is_some_and(|end| now >= end)
                 || self
                     .config
                     .roll_every
@@ -584,9 +614,9 @@ impl<T> Roller<T> {
 
     /// When [`Roller::tick`] has work next; `None` when nothing is open or spooled.
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
-        let files = self.open.iter().flat_map(|((_, date), f)| {
+        let files = self.open.iter().flat_map(|(key, f)| {
             [
-                Some(naming::day_end(self.config.tz, *date)),
+                self.day_over(key, f),
                 self.config.roll_every.map(|d| f.opened + d),
                 self.config.idle_close.map(|d| f.last_write + d),
                 (f.size() > f.synced).then(|| f.last_sync + self.config.sync_interval),
@@ -1072,6 +1102,73 @@ mod tests {
             roller.next_deadline(),
             Some(midnight + chrono::Duration::seconds(1))
         );
+    }
+
+    #[test]
+    fn late_records_of_many_dates_make_one_file_per_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = at("2026-11-22T10:00:00Z");
+        let cfg = RollConfig {
+            by: RouteBy::Event,
+            idle_close: Some(chrono::Duration::minutes(5)),
+            ..config()
+        };
+        let mut roller: Roller<u64> = Roller::open(cfg, local(dir.path()), None, now).unwrap();
+        // Old timestamps of three dates, interleaved, with a tick after every record.
+        let days = [
+            "2005-12-04T04:47:44Z",
+            "2015-10-18T18:01:47Z",
+            "2026-11-21T23:00:00Z",
+        ];
+        for i in 0..30u64 {
+            let t = now + chrono::Duration::seconds(i as i64);
+            let old = at(days[i as usize % 3]);
+            roller.write(&record(i, old, "a"), i, t).unwrap();
+            tick(&mut roller, t);
+            // Late files have no day boundary ahead: the next deadline is the sync, not now.
+            assert!(roller.next_deadline().unwrap() > t);
+        }
+        assert_eq!(
+            names(&dir.path().join("a")),
+            [
+                "_2005-12-04.0.jsonl",
+                "_2015-10-18.0.jsonl",
+                "_2026-11-21.0.jsonl"
+            ]
+        );
+        tick(&mut roller, now + chrono::Duration::minutes(6));
+        assert_eq!(
+            names(&dir.path().join("a")),
+            [
+                "2005-12-04.0.jsonl",
+                "2015-10-18.0.jsonl",
+                "2026-11-21.0.jsonl"
+            ]
+        );
+        assert_eq!(final_ids(dir.path()).len(), 30);
+    }
+
+    #[test]
+    fn past_the_open_file_limit_the_least_recently_written_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = at("2026-11-22T10:00:00Z");
+        let cfg = RollConfig {
+            by: RouteBy::Event,
+            ..config()
+        };
+        let mut roller: Roller<u64> = Roller::open(cfg, local(dir.path()), None, now).unwrap();
+        let first = at("2000-01-01T12:00:00Z");
+        for day in 0..=MAX_OPEN_FILES as i64 {
+            let t = now + chrono::Duration::seconds(day);
+            let old = first + chrono::Duration::days(day);
+            roller.write(&record(day as u64, old, "a"), 0, t).unwrap();
+        }
+        let closed = roller.take_closed();
+        roller.name(closed, now).unwrap();
+        let names = names(&dir.path().join("a"));
+        assert_eq!(names.len(), MAX_OPEN_FILES + 1);
+        assert_eq!(names[0], "2000-01-01.0.jsonl");
+        assert!(names[1..].iter().all(|name| name.starts_with('_')));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use logsphere::archive;
 use logsphere::cli::{self, CommonArgs, Shutdown};
 use logsphere::kafka::args::BrokerArgs;
-use logsphere::kafka::producer::{ShipOptions, TopicTemplate};
+use logsphere::kafka::producer::{DEFAULT_MAX_IN_FLIGHT, ShipOptions, TopicTemplate};
 use logsphere::record::{Category, Level, RecordWriter};
 use logsphere::recover::{self, replay::ReplayFilter};
 use regex::Regex;
@@ -134,10 +134,6 @@ enum LsnCommand {
     },
 }
 
-/// Records handed to Kafka and not yet acknowledged, at most, under --to-kafka: bounds memory
-/// while the archive is read faster than the broker takes it.
-const REPLAY_MAX_IN_FLIGHT: usize = 100_000;
-
 fn main() -> ExitCode {
     let args: Args = cli::parse();
     cli::run("ls-recover", &args.common, || match args.command {
@@ -183,7 +179,7 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         key_field: args.key_field,
         lsn_dir: None,
         dead_letter: None,
-        max_in_flight: REPLAY_MAX_IN_FLIGHT,
+        max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         progress: true,
     };
     let shutdown = Shutdown::install()?;

@@ -8,7 +8,7 @@ use clap::{CommandFactory, Parser, error::ErrorKind};
 use logsphere::cli::{self, CommonArgs, Shutdown};
 use logsphere::input::{Input, InputArgs};
 use logsphere::kafka::args::BrokerArgs;
-use logsphere::kafka::producer::{ShipOptions, TopicTemplate, ship};
+use logsphere::kafka::producer::{DEFAULT_MAX_IN_FLIGHT, ShipOptions, TopicTemplate, ship};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -44,7 +44,7 @@ struct Cli {
     dead_letter: Option<PathBuf>,
 
     /// Records sent and not yet acknowledged, at most: beyond it ls-ship stops reading stdin.
-    #[arg(long, default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = DEFAULT_MAX_IN_FLIGHT as u64, value_parser = clap::value_parser!(u64).range(1..))]
     max_in_flight: u64,
 
     /// Print the records of --topic as JSON lines instead of shipping.

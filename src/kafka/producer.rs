@@ -51,10 +51,16 @@ pub const PRODUCER_DEFAULTS: [(&str, &str); 11] = [
     ("linger.ms", "20"),
     ("batch.size", "1048576"),
     ("batch.num.messages", "100000"),
-    // librdkafka's own queue, below ls-ship's in-flight bound.
-    ("queue.buffering.max.messages", "1000000"),
-    ("queue.buffering.max.kbytes", "262144"),
+    // librdkafka's own queue: room for ls-ship's in-flight bound (DEFAULT_MAX_IN_FLIGHT) of
+    // records up to ~640 bytes; larger records wait on the queue, which bounds memory by bytes.
+    ("queue.buffering.max.messages", "200000"),
+    ("queue.buffering.max.kbytes", "65536"),
 ];
+
+/// Records sent and not yet acknowledged, at most, by default. About 0.1 s of a fast stream:
+/// plenty to keep the broker busy, while a bigger bound only grows memory (ls-ship read faster
+/// than the broker acknowledges, so the bound fills) and the time spent on fresh pages.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 100_000;
 
 /// How often the LSN store advances and the progress line updates.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);

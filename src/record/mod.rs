@@ -6,6 +6,7 @@
 
 pub mod level;
 pub mod read;
+mod scan;
 pub mod write;
 
 use std::fmt;
@@ -255,9 +256,45 @@ fn put_digits(dst: &mut [u8], mut value: u32) {
 
 /// Parses an RFC 3339 timestamp as records carry it.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    parse_normal_millis(s).or_else(|| {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    })
+}
+
+/// Parses a timestamp exactly as [`format_timestamp`] writes one with milliseconds
+/// (`2026-11-22T10:00:00.123Z`), the form of nearly every record, without chrono's general
+/// parser; `None` for any other form, a leap second included.
+pub fn parse_normal_millis(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    let shape = b.len() == 24
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && b[23] == b'Z';
+    if !shape {
+        return None;
+    }
+    let number = |at: std::ops::Range<usize>| {
+        b[at].iter().try_fold(0u32, |n, &digit| {
+            digit
+                .is_ascii_digit()
+                .then(|| n * 10 + u32::from(digit - b'0'))
+        })
+    };
+    let date =
+        chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
+    let time = chrono::NaiveTime::from_hms_milli_opt(
+        number(11..13)?,
+        number(14..16)?,
+        number(17..19)?,
+        number(20..23)?,
+    )?;
+    Some(date.and_time(time).and_utc())
 }
 
 #[cfg(test)]
@@ -280,6 +317,33 @@ mod tests {
         let t = t + chrono::Duration::nanoseconds(7);
         assert_eq!(formatted(t), "2026-11-22T03:04:05.123456007Z");
         assert_eq!(parse_timestamp(&formatted(t)), Some(t));
+    }
+
+    #[test]
+    fn the_normal_form_is_read_as_chrono_reads_it() {
+        for text in [
+            "2026-11-22T10:00:00.000Z",
+            "0000-01-01T00:00:00.999Z",
+            "2024-02-29T23:59:59.123Z",
+        ] {
+            let chrono = DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc);
+            assert_eq!(parse_normal_millis(text), Some(chrono), "{text}");
+        }
+        for other in [
+            "2016-12-31T23:59:60.000Z", // a leap second: chrono's
+            "2026-11-22T10:00:00Z",
+            "2026-11-22T10:00:00.000+00:00",
+            "2026-11-22 10:00:00.000Z",
+            "2025-02-29T10:00:00.000Z",
+            "2026-11-22T24:00:00.000Z",
+            "2026-11-2xT10:00:00.000Z",
+            "+026-11-22T10:00:00.000Z",
+        ] {
+            assert_eq!(parse_normal_millis(other), None, "{other}");
+        }
+        assert!(parse_timestamp("2016-12-31T23:59:60.000Z").is_some());
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! A line is read as a whole [`Record`], or as a [`RecordLine`]: the record kept as its JSON
 //! text with only the fields that route it taken out, for the stages that pass records on
 //! without looking into them (ls-roll, ls-ship). Both check a line the same way ([`FromLine`]).
+//! A [`RecordLine`] is first tried by the fast path of [`scan`](super::scan), which reads the
+//! common simple line faster than serde_json does and leaves every other line to it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -18,7 +20,11 @@ use chrono::{DateTime, Utc};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::{Category, Level, Origin, Record, format_timestamp, parse_timestamp, write_record};
+use super::scan::{self, Scanned};
+use super::{
+    Category, Level, Origin, Record, format_timestamp, parse_normal_millis, parse_timestamp,
+    write_record,
+};
 
 /// Longest line accepted by default: 8 MiB. Longer lines are skipped and counted, never buffered.
 /// It is well above the longest record ls-tail writes with its default `--max-line-bytes` (a
@@ -288,7 +294,12 @@ pub struct RecordLine {
 impl RecordLine {
     /// Checks one line (no newline) as [`parse_record`] does.
     pub fn parse(line: &[u8]) -> Result<RecordLine, BadLineKind> {
-        let checked = check::<AnyStr, SkipExtras>(line)?;
+        let text = std::str::from_utf8(line).map_err(|_| BadLineKind::InvalidUtf8)?;
+        let wire = match scan::scan(text) {
+            Some(scanned) => WireRecord::from(scanned),
+            None => deserialize(text)?,
+        };
+        let checked = validate(line, text, wire)?;
         if !checked.normal {
             return parse_record(line).map(|record| RecordLine::from(&record));
         }
@@ -406,16 +417,31 @@ where
     X: Extras<'a>,
 {
     let text = std::str::from_utf8(line).map_err(|_| BadLineKind::InvalidUtf8)?;
-    let wire = match serde_json::from_str::<WireRecord<M, X>>(text) {
-        Ok(wire) => wire,
-        Err(e)
-            if e.classify() == serde_json::error::Category::Data
-                && !text.trim_start().starts_with('{') =>
+    validate(line, text, deserialize(text)?)
+}
+
+/// Parses a line with serde_json.
+fn deserialize<'a, M, X>(text: &'a str) -> Result<WireRecord<'a, M, X>, BadLineKind>
+where
+    M: de::Deserialize<'a>,
+    X: Extras<'a>,
+{
+    serde_json::from_str::<WireRecord<M, X>>(text).map_err(|e| {
+        if e.classify() == serde_json::error::Category::Data && !text.trim_start().starts_with('{')
         {
-            return Err(BadLineKind::NotObject);
+            BadLineKind::NotObject
+        } else {
+            BadLineKind::NotJson(e.to_string())
         }
-        Err(e) => return Err(BadLineKind::NotJson(e.to_string())),
-    };
+    })
+}
+
+/// Checks a parsed line's fields.
+fn validate<'a, M, X>(
+    line: &'a [u8],
+    text: &'a str,
+    wire: WireRecord<'a, M, X>,
+) -> Result<Checked<'a, M, X>, BadLineKind> {
     let timestamp_text = wire
         .timestamp
         .ok_or(BadLineKind::MissingField("timestamp"))?;
@@ -424,10 +450,18 @@ where
         .ok_or(BadLineKind::MissingField("log_level"))?;
     let message = wire.message.ok_or(BadLineKind::MissingField("message"))?;
     let source = wire.source.ok_or(BadLineKind::MissingField("source"))?;
-    let timestamp = parse_timestamp(&timestamp_text).ok_or_else(|| BadLineKind::InvalidField {
-        field: "timestamp",
-        reason: format!("{timestamp_text:?} is not an RFC 3339 time"),
-    })?;
+    // The normal form is read without chrono, and is normal without writing it again.
+    let (timestamp, normal_timestamp) = match parse_normal_millis(&timestamp_text) {
+        Some(timestamp) => (timestamp, true),
+        None => {
+            let timestamp =
+                parse_timestamp(&timestamp_text).ok_or_else(|| BadLineKind::InvalidField {
+                    field: "timestamp",
+                    reason: format!("{timestamp_text:?} is not an RFC 3339 time"),
+                })?;
+            (timestamp, is_normal_timestamp(&timestamp, &timestamp_text))
+        }
+    };
     let log_level =
         Level::from_name(level_text.as_bytes()).ok_or_else(|| BadLineKind::InvalidField {
             field: "log_level",
@@ -442,7 +476,7 @@ where
     let normal = wire.category.is_some()
         && wire.id.as_ref().is_some_and(|id| !id.is_empty())
         && level_text == log_level.as_str()
-        && is_normal_timestamp(&timestamp, &timestamp_text);
+        && normal_timestamp;
     // A record without an id (hand-written input) gets one from its content, so feeding the
     // same line twice still dedupes.
     let id = match wire.id {
@@ -480,6 +514,21 @@ struct WireRecord<'a, M, X> {
     id: Option<Cow<'a, str>>,
     origin: Option<Origin>,
     extra: X,
+}
+
+impl<'a> From<Scanned<'a>> for WireRecord<'a, AnyStr, SkipExtras> {
+    fn from(scanned: Scanned<'a>) -> Self {
+        WireRecord {
+            timestamp: scanned.timestamp.map(Cow::Borrowed),
+            log_level: scanned.log_level.map(Cow::Borrowed),
+            message: scanned.message.then_some(AnyStr),
+            source: scanned.source.map(Cow::Borrowed),
+            category: scanned.category.map(Cow::Borrowed),
+            id: scanned.id.map(Cow::Borrowed),
+            origin: scanned.origin,
+            extra: SkipExtras,
+        }
+    }
 }
 
 /// Where the fields other than the core ones go.
@@ -725,7 +774,87 @@ mod tests {
         }
     }
 
+    /// Lines as stages hand them to each other, and less usual ones the fast path still reads.
+    const SIMPLE: [&str; 4] = [
+        r#"{"timestamp":"2005-12-04T04:47:44.000Z","log_level":"NOTICE","message":"workerEnv.init() ok /etc/httpd/conf/workers2.properties","source":"bench-host","category":"default","id":"822f5d2035c8e3a43b3e625405b2169b","origin":{"file":"/var/log/httpd/error_log","fid":"4e0af588dc301013","lsn":1,"offset":93,"crc":1869192756}}"#,
+        GOOD,
+        r#" { "id" : "x1" , "message" : "tab\tand \\ and \/" , "timestamp":"2026-11-22T10:00:00+02:00", "log_level":"warn", "source":"s", "n": -12.50, "ok": true, "no": false, "none": null, "origin": {"crc": null, "offset": 0, "lsn": 18446744073709551615, "fid": "f", "file": ""} } "#,
+        r#"{"timestamp":"2026-11-22T10:00:00.000Z","log_level":"INFO","message":"","source":"","category":"access","id":"i","origin":{"file":"a","fid":"b","lsn":0,"offset":7}}"#,
+    ];
+
+    /// What the fast path read from `text`, if it read it, against serde_json's reading.
+    fn fast_path_agrees(text: &str) -> Result<(), String> {
+        let Some(scanned) = scan::scan(text) else {
+            return Ok(());
+        };
+        let fast = WireRecord::from(scanned);
+        let slow = deserialize::<AnyStr, SkipExtras>(text)
+            .map_err(|e| format!("the fast path reads what serde_json refuses ({e}): {text}"))?;
+        let same = fast.timestamp == slow.timestamp
+            && fast.log_level == slow.log_level
+            && fast.message.is_some() == slow.message.is_some()
+            && fast.source == slow.source
+            && fast.category == slow.category
+            && fast.id == slow.id
+            && fast.origin == slow.origin;
+        same.then_some(())
+            .ok_or_else(|| format!("the fast path reads differently from serde_json: {text}"))
+    }
+
+    #[test]
+    fn the_fast_path_reads_simple_lines_as_serde_json_does() {
+        for line in SIMPLE {
+            assert!(
+                scan::scan(line).is_some(),
+                "not read by the fast path: {line}"
+            );
+            fast_path_agrees(line).unwrap();
+        }
+        // Left to serde_json, which refuses them or reads them its own way.
+        for line in [
+            r#"{"timestamp":"t","log_level":"INFO","message":"m","source":"s","x":{"nested":1}}"#,
+            r#"{"timestamp":"t","log_level":"INFO","message":"m","source":"s","x":1e5}"#,
+            r#"{"timestamp":"t","log_level":"INFO","message":"\u00e9","source":"s"}"#,
+            r#"{"timestamp":"t","log_level":"INFO","message":"m","source":"s\"q"}"#,
+            r#"{"timestamp":"t","log_level":"INFO","message":"m","source":"s","source":"t"}"#,
+            r#"{"timestamp":"t","log_level":"INFO","message":"m","source":"s","origin":{"file":"a","fid":"b","lsn":-1,"offset":7}}"#,
+            r#"{"timestamp":"t","log_level":"INFO","message":"m","source":"s","origin":{"file":"a","fid":"b","lsn":1,"offset":7,"extra":1}}"#,
+            r#"{"timestamp":"t","log_level":"INFO","message":"m","source":"s","origin":{"file":"a","fid":"b","lsn":1,"offset":7,"crc":4294967296}}"#,
+            "{\"timestamp\":\"t\",\t\"log_level\":\"INFO\",\"message\":\"m\",\"source\":\"s\"}",
+            r#"{"timestamp":"t","log_level":"INFO","message":"m","source":"s","n":01}"#,
+            r#"{"timestamp":"t","log_level":"INFO","message":"m","source":"s"} x"#,
+            r#"{"timestamp":"t","log_level":"INFO","message":5,"source":"s"}"#,
+        ] {
+            assert!(scan::scan(line).is_none(), "read by the fast path: {line}");
+        }
+    }
+
     proptest::proptest! {
+        // Edits that matter (a digit before a digit, a quote in a key) are rare among random ones.
+        #![proptest_config(proptest::test_runner::Config::with_cases(20_000))]
+        #[test]
+        fn the_fast_path_never_reads_a_line_otherwise_than_serde_json(
+            base in 0..SIMPLE.len(),
+            edits in proptest::collection::vec((0..2000usize, 0..3u8, proptest::sample::select(
+                br#"{}[]:,"\ -.0123456789eEtrufalsn/bx"#.to_vec())), 1..4),
+        ) {
+            let mut line = SIMPLE[base].as_bytes().to_vec();
+            for (at, op, byte) in edits {
+                let at = at % (line.len() + 1);
+                match op {
+                    0 => line.insert(at, byte),
+                    1 if at < line.len() => { line.remove(at); }
+                    _ if at < line.len() => line[at] = byte,
+                    _ => {}
+                }
+            }
+            let text = std::str::from_utf8(&line).unwrap();
+            proptest::prop_assert_eq!(fast_path_agrees(text), Ok(()));
+        }
+    }
+
+    proptest::proptest! {
+
         #[test]
         fn never_panics_on_any_bytes(input in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
             let (items, stats) = read_all(&input);
