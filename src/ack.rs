@@ -7,6 +7,9 @@
 //! record in the order it read them, [`ack`]s it when durable, and periodically
 //! [`take_advanced`] gives the positions to store.
 //!
+//! Both calls come once per record, so they allocate nothing in the steady state: a record in
+//! flight is kept as its line's place only, and the file's path once per change of path.
+//!
 //! [`track`]: AckTracker::track
 //! [`ack`]: AckTracker::ack
 //! [`take_advanced`]: AckTracker::take_advanced
@@ -23,15 +26,28 @@ pub struct Ticket {
     seq: u64,
 }
 
+/// Where a record's line is in its file: the part of its [`Origin`] that differs per line.
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    lsn: u64,
+    offset: u64,
+    crc: Option<u32>,
+}
+
 /// Per file identity: the records in flight, in reading order.
 #[derive(Debug)]
 struct FileAcks {
     fid: String,
     /// Sequence number of `pending[0]`.
     base: u64,
-    pending: VecDeque<(Origin, bool)>,
-    /// The end of the contiguous acknowledged run, not yet taken.
-    advanced: Option<Origin>,
+    /// Per record: its line, and whether it is acknowledged.
+    pending: VecDeque<(Line, bool)>,
+    /// The paths the file was read under (a renamed file keeps its identity), each with the
+    /// sequence number of its first record; the front one is the path of the record before
+    /// `pending[0]`, or of `pending[0]` when none was acknowledged yet.
+    paths: VecDeque<(u64, String)>,
+    /// The end of the contiguous acknowledged run, not yet taken: the record before `pending[0]`.
+    advanced: Option<Line>,
 }
 
 /// Tracks in-flight records per file and the contiguous acknowledged prefix of each.
@@ -39,6 +55,9 @@ struct FileAcks {
 pub struct AckTracker {
     files: Vec<FileAcks>,
     by_fid: HashMap<String, u32>,
+    /// The file of the last record tracked: consecutive records mostly come from one file, and
+    /// comparing its identity costs less than hashing it.
+    last: Option<u32>,
     in_flight: usize,
 }
 
@@ -50,25 +69,45 @@ impl AckTracker {
     /// Starts tracking a record read from `origin`. Records of one file must be tracked in the
     /// order they were read.
     pub fn track(&mut self, origin: &Origin) -> Ticket {
-        let file = match self.by_fid.get(&origin.fid) {
-            Some(&i) => i,
-            None => {
-                let i = self.files.len() as u32;
-                self.files.push(FileAcks {
-                    fid: origin.fid.clone(),
-                    base: 0,
-                    pending: VecDeque::new(),
-                    advanced: None,
-                });
-                self.by_fid.insert(origin.fid.clone(), i);
-                i
-            }
+        let file = match self.last {
+            Some(i) if self.files[i as usize].fid == origin.fid => i,
+            _ => self.file_of(&origin.fid),
         };
+        self.last = Some(file);
         let acks = &mut self.files[file as usize];
         let seq = acks.base + acks.pending.len() as u64;
-        acks.pending.push_back((origin.clone(), false));
+        if acks
+            .paths
+            .back()
+            .is_none_or(|(_, path)| *path != origin.file)
+        {
+            acks.paths.push_back((seq, origin.file.clone()));
+        }
+        let line = Line {
+            lsn: origin.lsn,
+            offset: origin.offset,
+            crc: origin.crc,
+        };
+        acks.pending.push_back((line, false));
         self.in_flight += 1;
         Ticket { file, seq }
+    }
+
+    /// The index of the file identity `fid`, added if new.
+    fn file_of(&mut self, fid: &str) -> u32 {
+        if let Some(&i) = self.by_fid.get(fid) {
+            return i;
+        }
+        let i = self.files.len() as u32;
+        self.files.push(FileAcks {
+            fid: fid.to_string(),
+            base: 0,
+            pending: VecDeque::new(),
+            paths: VecDeque::new(),
+            advanced: None,
+        });
+        self.by_fid.insert(fid.to_string(), i);
+        i
     }
 
     /// Marks a tracked record durable. Acknowledging twice, or a ticket already passed, is harmless.
@@ -85,10 +124,17 @@ impl AckTracker {
             entry.1 = true;
             self.in_flight -= 1;
         }
+        let before = acks.base;
         while acks.pending.front().is_some_and(|(_, acked)| *acked) {
-            let (origin, _) = acks.pending.pop_front().expect("front exists");
+            let (line, _) = acks.pending.pop_front().expect("front exists");
             acks.base += 1;
-            acks.advanced = Some(origin);
+            acks.advanced = Some(line);
+        }
+        if acks.base > before {
+            let last = acks.base - 1;
+            while acks.paths.get(1).is_some_and(|(first, _)| *first <= last) {
+                acks.paths.pop_front();
+            }
         }
     }
 
@@ -102,8 +148,20 @@ impl AckTracker {
     pub fn take_advanced(&mut self) -> Vec<Position> {
         self.files
             .iter_mut()
-            .filter_map(|acks| acks.advanced.take())
-            .map(|origin| Position::from_origin(&origin))
+            .filter_map(|acks| {
+                let line = acks.advanced.take()?;
+                let (_, path) = acks
+                    .paths
+                    .front()
+                    .expect("an acknowledged record has a path");
+                Some(Position::from_origin(&Origin {
+                    file: path.clone(),
+                    fid: acks.fid.clone(),
+                    lsn: line.lsn,
+                    offset: line.offset,
+                    crc: line.crc,
+                }))
+            })
             .collect()
     }
 
@@ -154,5 +212,33 @@ mod tests {
         assert_eq!((moved[0].lsn, moved[0].offset), (4, 40));
         assert_eq!(tracker.in_flight(), 0);
         assert!(tracker.take_advanced().is_empty());
+    }
+
+    #[test]
+    fn a_position_has_the_path_its_line_was_read_under() {
+        let mut tracker = AckTracker::new();
+        let renamed = |lsn| Origin {
+            file: "/logs/a.1".into(),
+            ..origin("a", lsn)
+        };
+        let tickets = [
+            tracker.track(&origin("a", 1)),
+            tracker.track(&origin("b", 1)),
+            tracker.track(&origin("a", 2)),
+            tracker.track(&renamed(3)),
+            tracker.track(&renamed(4)),
+        ];
+        let files = |moved: Vec<Position>| -> Vec<(String, u64)> {
+            moved.into_iter().map(|p| (p.file, p.lsn)).collect()
+        };
+        tracker.ack(tickets[0]);
+        tracker.ack(tickets[2]);
+        tracker.ack(tickets[4]);
+        assert_eq!(files(tracker.take_advanced()), [("/logs/a".into(), 2)]);
+        tracker.ack(tickets[3]);
+        assert_eq!(files(tracker.take_advanced()), [("/logs/a.1".into(), 4)]);
+        let after = tracker.track(&origin("a", 5));
+        tracker.ack(after);
+        assert_eq!(files(tracker.take_advanced()), [("/logs/a".into(), 5)]);
     }
 }

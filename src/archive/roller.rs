@@ -131,10 +131,17 @@ struct OpenFile<T> {
     written: u64,
     /// Of those, bytes synced.
     synced: u64,
-    /// Encoded lines since the last sync, kept to rewrite them elsewhere if the target fails.
+    /// Encoded lines not written to the target yet; for an archive file with a spool to switch
+    /// to, every line since the last sync, kept to rewrite them there if the archive fails.
     pending: Vec<u8>,
     /// Of `pending`, bytes already written to the target.
     pushed: usize,
+    /// Whether `pending` keeps the lines written to the target until they are synced: only an
+    /// archive file with a spool to switch to rewrites them; otherwise the buffer stays small
+    /// (a chunk), in the cache.
+    keep_unsynced: bool,
+    /// Bytes of the lines since the last sync, uncompressed.
+    unsynced: usize,
     tokens: Vec<T>,
     opened: DateTime<Utc>,
     last_write: DateTime<Utc>,
@@ -161,7 +168,12 @@ impl<T> OpenFile<T> {
                 self.written += fresh.len() as u64;
                 Ok(())
             }
+        }?;
+        if !self.keep_unsynced {
+            self.pending.clear();
+            self.pushed = 0;
         }
+        Ok(())
     }
 
     fn write_compressed(&mut self) -> io::Result<()> {
@@ -178,8 +190,8 @@ impl<T> OpenFile<T> {
         Ok(())
     }
 
-    /// Makes everything written durable; returns the tokens that became durable.
-    fn sync(&mut self, now: DateTime<Utc>) -> io::Result<Vec<T>> {
+    /// Makes everything written durable; moves the tokens that became durable to `durable`.
+    fn sync(&mut self, now: DateTime<Utc>, durable: &mut Vec<T>) -> io::Result<()> {
         self.push()?;
         if let Some(gz) = &mut self.gz {
             // A sync flush ends the deflate stream on a byte boundary: the synced prefix of the
@@ -191,8 +203,12 @@ impl<T> OpenFile<T> {
         self.synced = self.written;
         self.pending.clear();
         self.pushed = 0;
+        self.unsynced = 0;
         self.last_sync = now;
-        Ok(std::mem::take(&mut self.tokens))
+        // Moved, not taken: both vectors keep their capacity, so that steady state allocates
+        // nothing.
+        durable.append(&mut self.tokens);
+        Ok(())
     }
 
     /// Completes, syncs and closes a synced file; the caller renames it.
@@ -209,35 +225,101 @@ impl<T> OpenFile<T> {
 
 /// The lines of tailed files archived, as ranges of LSNs per file identity. A record whose line
 /// is in already is a copy: after a crash ls-ship sends again, under the same ids, what was in
-/// flight, and ls-tail what follows the last committed position. The ranges hold whatever order
-/// records come in (categories go to different topics); lines of one file mostly arrive in
-/// order, so each file is about one range.
+/// flight, and ls-tail what follows the last committed position.
+///
+/// Looked up and added to once per record, so made for the common case: consecutive records
+/// mostly come from one file (its identity is compared, not hashed), and lines of one file
+/// mostly arrive in order (they extend its highest range).
 #[derive(Debug, Default)]
-struct ArchivedLines(HashMap<String, BTreeMap<u64, u64>>);
+struct ArchivedLines {
+    files: Vec<(String, LineRanges)>,
+    by_fid: HashMap<String, usize>,
+    /// The file of the last lookup.
+    last: Option<usize>,
+}
 
 impl ArchivedLines {
-    fn contains(&self, fid: &str, lsn: u64) -> bool {
-        self.0.get(fid).is_some_and(|ranges| {
-            ranges
+    /// The index of the file identity `fid`, for [`ArchivedLines::contains`] and
+    /// [`ArchivedLines::insert`]; added if new.
+    fn file(&mut self, fid: &str) -> usize {
+        let file = match self.last {
+            Some(i) if self.files[i].0 == fid => i,
+            _ => match self.by_fid.get(fid) {
+                Some(&i) => i,
+                None => {
+                    self.files.push((fid.to_string(), LineRanges::default()));
+                    self.by_fid.insert(fid.to_string(), self.files.len() - 1);
+                    self.files.len() - 1
+                }
+            },
+        };
+        self.last = Some(file);
+        file
+    }
+
+    fn contains(&self, file: usize, lsn: u64) -> bool {
+        self.files[file].1.contains(lsn)
+    }
+
+    /// Adds a line not in yet.
+    fn insert(&mut self, file: usize, lsn: u64) {
+        self.files[file].1.insert(lsn);
+    }
+}
+
+/// The archived lines of one file, as maximal ranges of LSNs. They hold whatever order records
+/// come in (categories go to different topics); lines mostly arrive in order, so a file is
+/// about one range, `last`, extended in place.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct LineRanges {
+    /// The highest range, first and last line.
+    last: Option<(u64, u64)>,
+    /// The ranges below it, first line → last line; none touches another or `last`.
+    earlier: BTreeMap<u64, u64>,
+}
+
+impl LineRanges {
+    fn contains(&self, lsn: u64) -> bool {
+        match self.last {
+            None => false,
+            Some((start, end)) if lsn >= start => lsn <= end,
+            Some(_) => self
+                .earlier
                 .range(..=lsn)
                 .next_back()
-                .is_some_and(|(_, &end)| lsn <= end)
-        })
+                .is_some_and(|(_, &end)| lsn <= end),
+        }
     }
 
     /// Adds a line not in yet, merging it with the ranges it touches.
-    fn insert(&mut self, fid: &str, lsn: u64) {
-        if !self.0.contains_key(fid) {
-            self.0.insert(fid.to_string(), BTreeMap::new());
+    fn insert(&mut self, lsn: u64) {
+        let Some(last) = &mut self.last else {
+            self.last = Some((lsn, lsn));
+            return;
+        };
+        if lsn == last.1 + 1 {
+            last.1 = lsn;
+        } else if lsn > last.1 {
+            self.earlier.insert(last.0, last.1);
+            *last = (lsn, lsn);
+        } else if lsn + 1 == last.0 {
+            last.0 = match self.earlier.last_key_value() {
+                Some((&start, &end)) if end + 1 == lsn => {
+                    self.earlier.pop_last();
+                    start
+                }
+                _ => lsn,
+            };
+        } else {
+            let before = self
+                .earlier
+                .range(..lsn)
+                .next_back()
+                .filter(|(_, end)| **end + 1 == lsn)
+                .map(|(&start, _)| start);
+            let end = self.earlier.remove(&(lsn + 1)).unwrap_or(lsn);
+            self.earlier.insert(before.unwrap_or(lsn), end);
         }
-        let ranges = self.0.get_mut(fid).expect("just made");
-        let before = ranges
-            .range(..lsn)
-            .next_back()
-            .filter(|(_, end)| **end + 1 == lsn)
-            .map(|(&start, _)| start);
-        let end = ranges.remove(&(lsn + 1)).unwrap_or(lsn);
-        ranges.insert(before.unwrap_or(lsn), end);
     }
 }
 
@@ -320,8 +402,8 @@ impl<T> Roller<T> {
     }
 
     /// Tokens whose records are durable, since the last call.
-    pub fn take_durable(&mut self) -> Vec<T> {
-        std::mem::take(&mut self.durable)
+    pub fn take_durable(&mut self) -> std::vec::Drain<'_, T> {
+        self.durable.drain(..)
     }
 
     /// Files closed since the last call, to be given their final names with [`Roller::name`]
@@ -389,8 +471,8 @@ impl<T> Roller<T> {
     /// Appends a record; `token` comes back from [`Roller::take_durable`] once it is synced.
     pub fn write(&mut self, record: &RecordLine, token: T, now: DateTime<Utc>) -> Result<()> {
         let recovered = !self.recovered_ids.is_empty() && self.recovered_ids.contains(record.id());
-        let line = record.origin.as_ref().map(|o| (o.fid.as_str(), o.lsn));
-        if recovered || line.is_some_and(|(fid, lsn)| self.archived_lines.contains(fid, lsn)) {
+        let line = (record.origin.as_ref()).map(|o| (self.archived_lines.file(&o.fid), o.lsn));
+        if recovered || line.is_some_and(|(file, lsn)| self.archived_lines.contains(file, lsn)) {
             self.stats.duplicates += 1;
             self.durable.push(token);
             return Ok(());
@@ -400,19 +482,10 @@ impl<T> Roller<T> {
             RouteBy::Arrival => now,
         };
         let date = self.date_of(when);
-        // The open files are few: finding the key among them saves making one per record.
-        let key = match self
-            .open
-            .keys()
-            .find(|(c, d)| *d == date && c.as_str() == record.category())
-        {
-            Some(key) => key.clone(),
-            None => (Category::new(record.category()).expect("valid"), date),
-        };
-        let result = self.append(&key, record, token, now);
+        let result = self.append(date, record, token, now);
         self.retry_on_spool(now, result)?;
-        if let Some((fid, lsn)) = line {
-            self.archived_lines.insert(fid, lsn);
+        if let Some((file, lsn)) = line {
+            self.archived_lines.insert(file, lsn);
         }
         self.stats.records += 1;
         Ok(())
@@ -436,19 +509,32 @@ impl<T> Roller<T> {
         date
     }
 
+    /// Appends a record to the open file of its category and `date`, opening one if needed.
     fn append(
         &mut self,
-        key: &(Category, NaiveDate),
+        date: NaiveDate,
         record: &RecordLine,
         token: T,
         now: DateTime<Utc>,
     ) -> io::Result<()> {
-        if !self.open.contains_key(key) {
-            self.make_room()?;
-            let file = self.create(key, self.place_now(), now)?;
-            self.open.insert(key.clone(), file);
-        }
-        let file = self.open.get_mut(key).expect("just opened");
+        // Finding the record's file among the open ones by its category and date saves making
+        // a key (a category string) per record.
+        let is_key = |(category, d): &(Category, NaiveDate)| {
+            *d == date && category.as_str() == record.category()
+        };
+        let (key, file) = match self.open.iter_mut().find(|(key, _)| is_key(key)) {
+            Some(open) => open,
+            None => {
+                self.make_room()?;
+                let key = (Category::new(record.category()).expect("valid"), date);
+                let file = self.create(&key, self.place_now(), now)?;
+                self.open.insert(key, file);
+                (self.open.iter_mut())
+                    .find(|(key, _)| is_key(key))
+                    .expect("just opened")
+            }
+        };
+        let before = file.pending.len();
         match self.config.format {
             Format::Jsonl => file.pending.extend_from_slice(record.json()),
             Format::Raw => file
@@ -456,16 +542,17 @@ impl<T> Roller<T> {
                 .extend_from_slice(record.record().message.as_bytes()),
         }
         file.pending.push(b'\n');
+        file.unsynced += file.pending.len() - before;
         file.tokens.push(token);
         file.last_write = now;
         if file.pending.len() - file.pushed >= CHUNK {
             file.push()?;
         }
         if file.size() >= self.config.max_size {
-            self.finalize(key)?;
-        } else if file.pending.len() >= MAX_PENDING {
-            let tokens = file.sync(now)?;
-            self.durable.extend(tokens);
+            let key = key.clone();
+            self.finalize(&key)?;
+        } else if file.unsynced >= MAX_PENDING {
+            file.sync(now, &mut self.durable)?;
         }
         Ok(())
     }
@@ -518,8 +605,8 @@ impl<T> Roller<T> {
                 self.finalize(&key)?;
             } else if now >= file.last_sync + self.config.sync_interval && file.size() > file.synced
             {
-                let tokens = self.open.get_mut(&key).expect("listed").sync(now)?;
-                self.durable.extend(tokens);
+                let file = self.open.get_mut(&key).expect("listed");
+                file.sync(now, &mut self.durable)?;
             }
         }
         Ok(())
@@ -557,12 +644,9 @@ impl<T> Roller<T> {
     /// that the archive's recovery salvages.
     fn finalize(&mut self, key: &(Category, NaiveDate)) -> io::Result<()> {
         let mut file = self.open.remove(key).expect("finalize an open file");
-        match file.sync(file.last_write) {
-            Ok(tokens) => self.durable.extend(tokens),
-            Err(err) => {
-                self.open.insert(key.clone(), file);
-                return Err(err);
-            }
+        if let Err(err) = file.sync(file.last_write, &mut self.durable) {
+            self.open.insert(key.clone(), file);
+            return Err(err);
         }
         // Synced, so empty: the next file reuses it instead of growing a new one.
         self.spare_buffers.push(std::mem::take(&mut file.pending));
@@ -621,6 +705,8 @@ impl<T> Roller<T> {
                 .pop()
                 .unwrap_or_else(|| Vec::with_capacity(MAX_PENDING + CHUNK)),
             pushed: 0,
+            keep_unsynced: place == Place::Archive && self.spool.is_some(),
+            unsynced: 0,
             tokens: Vec::new(),
             opened: now,
             last_write: now,
@@ -708,6 +794,7 @@ impl<T> Roller<T> {
                 .create(&key, Place::Spool, now)
                 .with_context(|| spool_failed.clone())?;
             file.pending = old.pending;
+            file.unsynced = old.unsynced;
             file.tokens = old.tokens;
             file.opened = old.opened;
             file.last_write = old.last_write;
@@ -890,7 +977,7 @@ mod tests {
                 .len();
             assert!(len >= 400, "{name}: {len}");
         }
-        let mut durable = roller.take_durable();
+        let mut durable: Vec<u64> = roller.take_durable().collect();
         durable.sort();
         assert_eq!(durable, (0..6).collect::<Vec<_>>());
         assert_eq!(final_ids(dir.path()).len(), 6);
@@ -899,14 +986,50 @@ mod tests {
     #[test]
     fn archived_lines_are_known_in_any_order() {
         let mut lines = ArchivedLines::default();
-        for lsn in [3, 1, 5, 2, 4, 9] {
-            assert!(!lines.contains("f", lsn));
-            lines.insert("f", lsn);
+        for (fid, lsn) in [
+            ("f", 3),
+            ("f", 1),
+            ("g", 1),
+            ("f", 5),
+            ("f", 2),
+            ("f", 4),
+            ("f", 9),
+        ] {
+            let file = lines.file(fid);
+            assert!(!lines.contains(file, lsn));
+            lines.insert(file, lsn);
         }
-        assert_eq!(lines.0["f"], BTreeMap::from([(1, 5), (9, 9)]));
-        assert!((1..=5).chain([9]).all(|lsn| lines.contains("f", lsn)));
-        assert!(![0, 6, 8, 10].iter().any(|&lsn| lines.contains("f", lsn)));
-        assert!(!lines.contains("g", 1));
+        let f = lines.file("f");
+        assert_eq!(lines.files[f].1.last, Some((9, 9)));
+        assert_eq!(lines.files[f].1.earlier, BTreeMap::from([(1, 5)]));
+        assert!((1..=5).chain([9]).all(|lsn| lines.contains(f, lsn)));
+        assert!(![0, 6, 8, 10].iter().any(|&lsn| lines.contains(f, lsn)));
+        let g = lines.file("g");
+        assert!(lines.contains(g, 1) && !lines.contains(g, 2));
+        let h = lines.file("h");
+        assert!(!lines.contains(h, 1));
+    }
+
+    proptest::proptest! {
+        /// Whatever the order, the ranges hold exactly the lines added, each range as long as
+        /// it can be.
+        #[test]
+        fn line_ranges_hold_exactly_the_lines_added(
+            lsns in proptest::collection::vec(0u64..80, 0..200)
+        ) {
+            let mut ranges = LineRanges::default();
+            let mut added = std::collections::BTreeSet::new();
+            for lsn in lsns {
+                proptest::prop_assert_eq!(ranges.contains(lsn), added.contains(&lsn));
+                if added.insert(lsn) {
+                    ranges.insert(lsn);
+                }
+            }
+            let all: Vec<(u64, u64)> = ranges.earlier.iter().map(|(&s, &e)| (s, e)).chain(ranges.last).collect();
+            let held: Vec<u64> = all.iter().flat_map(|&(s, e)| s..=e).collect();
+            proptest::prop_assert_eq!(held, added.into_iter().collect::<Vec<_>>());
+            proptest::prop_assert!(all.windows(2).all(|w| w[0].1 + 1 < w[1].0));
+        }
     }
 
     #[test]
@@ -946,7 +1069,7 @@ mod tests {
         let mut roller: Roller<u64> = Roller::open(config(), local(dir.path()), None, now).unwrap();
         roller.write(&record(0, now, "error"), 0, now).unwrap();
         roller.close_all(now).unwrap();
-        assert_eq!(roller.take_durable(), [0]);
+        assert!(roller.take_durable().eq([0]));
         // Synced and closed, but its record's offset is not committed yet.
         assert_eq!(names(&dir.path().join("error")), ["_2026-11-22.0.jsonl"]);
         let closed = roller.take_closed();
@@ -1316,7 +1439,7 @@ mod tests {
             }
             assert!(!roller.spooling(), "switched back after a probe");
             close_all(&mut roller, now);
-            let mut durable = roller.take_durable();
+            let mut durable: Vec<u64> = roller.take_durable().collect();
             durable.sort();
             assert_eq!(durable, (0..300).collect::<Vec<_>>());
             let alert_lines = std::fs::read_to_string(&alerts).unwrap();

@@ -167,7 +167,11 @@ pub fn roll_stream(
                 // The batch arrived at once: one clock reading for all its records.
                 let now = Utc::now();
                 for record in &batch.records {
-                    let ticket = record.origin.as_ref().map(|o| progress.tracker.track(o));
+                    // Positions are tracked only for an LSN store to advance.
+                    let ticket = match (&progress.lsn, &record.origin) {
+                        (Some(_), Some(origin)) => Some(progress.tracker.track(origin)),
+                        _ => None,
+                    };
                     roller.write(record, (ticket, seq), now)?;
                 }
             }
