@@ -24,7 +24,7 @@ use hdfs_native::file::FileWriter;
 use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
 use tokio::runtime::Runtime;
 
-use super::target::{Target, TargetFile};
+use super::target::{Closing, Target, TargetFile};
 
 /// Lock file name in an HDFS root; `_`-prefixed so that Hadoop tools skip it.
 const LOCK_FILE: &str = "_ls-roll.lock";
@@ -102,6 +102,30 @@ impl Calls {
             Ok(Ok(result)) => result.map_err(io_error),
             Ok(Err(join)) => Err(io::Error::other(format!("HDFS {what}: {join}"))),
             Err(_) => Err(self.timed_out(what)),
+        }
+    }
+
+    /// Starts `call` as a task; the returned wait gives its result, failing if it has not ended
+    /// within the deadline from now (the task is then stopped).
+    fn start<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        call: impl Future<Output = hdfs_native::Result<T>> + Send + 'static,
+    ) -> impl FnOnce() -> io::Result<T> + Send + 'static {
+        let calls = self.clone();
+        let task = self.runtime.spawn(call);
+        let deadline = std::time::Instant::now() + self.deadline;
+        move || {
+            let abort = task.abort_handle();
+            let bounded = async { tokio::time::timeout_at(deadline.into(), task).await };
+            match calls.runtime.block_on(bounded) {
+                Ok(Ok(result)) => result.map_err(io_error),
+                Ok(Err(join)) => Err(io::Error::other(format!("HDFS {what}: {join}"))),
+                Err(_) => {
+                    abort.abort();
+                    Err(calls.timed_out(what))
+                }
+            }
         }
     }
 
@@ -228,6 +252,20 @@ impl TargetFile for HdfsFile {
         self.guard("close", |file| {
             file.calls.wait("a close", file.writer.close())
         })
+    }
+
+    fn close_in_background(self: Box<Self>) -> Closing {
+        if self.broken {
+            return Closing::Done(Err(io::Error::other(
+                "cannot close: an earlier HDFS call on this file failed",
+            )));
+        }
+        let HdfsFile {
+            mut writer, calls, ..
+        } = *self;
+        Closing::Running(Box::new(
+            calls.start("a close", async move { writer.close().await }),
+        ))
     }
 }
 

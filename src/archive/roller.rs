@@ -35,7 +35,7 @@ use flate2::write::GzEncoder;
 use super::naming::{self, FileName, Serials};
 use super::recovery;
 use super::spool::{Abandoned, Spool};
-use super::target::{Target, TargetFile};
+use super::target::{Closing, Target, TargetFile};
 use crate::record::{Category, RecordLine};
 
 /// Bytes handed to the target per write call.
@@ -106,13 +106,15 @@ pub struct RollStats {
     pub recovered: u64,
 }
 
-/// A file closed and synced, still under its in-progress name: see [`Roller::take_closed`].
+/// A file synced and closing, still under its in-progress name: see [`Roller::take_closed`].
 #[derive(Debug)]
 pub struct Closed {
     category: Category,
     name: FileName,
     place: Place,
     synced: u64,
+    /// Its close, which goes on in the background (HDFS) until the file is named.
+    closing: Closing,
 }
 
 /// Which target a file lives on.
@@ -211,15 +213,16 @@ impl<T> OpenFile<T> {
         Ok(())
     }
 
-    /// Completes, syncs and closes a synced file; the caller renames it.
-    fn finish(mut self) -> io::Result<()> {
+    /// Completes and syncs a synced file, and starts closing it; the caller renames it once
+    /// the close has ended.
+    fn finish(mut self) -> io::Result<Closing> {
         self.push()?;
         if let Some(gz) = self.gz.take() {
             let out = gz.finish()?;
             self.file.write(&out)?;
         }
         self.file.sync()?;
-        self.file.close()
+        Ok(self.file.close_in_background())
     }
 }
 
@@ -417,6 +420,13 @@ impl<T> Roller<T> {
     pub fn name(&mut self, files: Vec<Closed>, now: DateTime<Utc>) -> Result<()> {
         let mut failure = Ok(());
         for file in files {
+            if let Err(err) = file.closing.wait() {
+                self.abandon_open(&file.category, file.name, file.place, file.synced);
+                if failure.is_ok() {
+                    failure = Err(err);
+                }
+                continue;
+            }
             let category = file.category.as_str();
             let from = naming::relative_path(category, &file.name.in_progress());
             let to = naming::relative_path(category, &file.name.to_string());
@@ -640,8 +650,8 @@ impl<T> Roller<T> {
     }
 
     /// Closes the file of `key`, for [`Roller::take_closed`]. If the sync fails, the file stays
-    /// open (for failing over); once synced, a failure to close leaves a whole in-progress file
-    /// that the archive's recovery salvages.
+    /// open (for failing over); once synced, a failure to close (here or when it is named)
+    /// leaves a whole in-progress file that the archive's recovery salvages.
     fn finalize(&mut self, key: &(Category, NaiveDate)) -> io::Result<()> {
         let mut file = self.open.remove(key).expect("finalize an open file");
         if let Err(err) = file.sync(file.last_write, &mut self.durable) {
@@ -651,21 +661,30 @@ impl<T> Roller<T> {
         // Synced, so empty: the next file reuses it instead of growing a new one.
         self.spare_buffers.push(std::mem::take(&mut file.pending));
         let (name, place, synced) = (file.name.clone(), file.place, file.synced);
-        if let Err(err) = file.finish() {
-            if place == Place::Archive
-                && let Some(spool) = &mut self.spool
-            {
-                spool.abandon(Abandoned::open(&key.0, name, synced, self.config.gzip));
+        let closing = match file.finish() {
+            Ok(closing) => closing,
+            Err(err) => {
+                self.abandon_open(&key.0, name, place, synced);
+                return Err(err);
             }
-            return Err(err);
-        }
+        };
         self.closed.push(Closed {
             category: key.0.clone(),
             name,
             place,
             synced,
+            closing,
         });
         Ok(())
+    }
+
+    /// Leaves a synced archive file that could not be closed to the spool's salvage.
+    fn abandon_open(&mut self, category: &Category, name: FileName, place: Place, synced: u64) {
+        if place == Place::Archive
+            && let Some(spool) = &mut self.spool
+        {
+            spool.abandon(Abandoned::open(category, name, synced, self.config.gzip));
+        }
     }
 
     /// Opens a new in-progress file for `key` on `place`, under the next serial.
@@ -1357,6 +1376,10 @@ mod tests {
             check(&self.down)?;
             self.inner.close()
         }
+        // As HDFS's: the close ends when waited for, and fails if the target went down by then.
+        fn close_in_background(self: Box<Self>) -> Closing {
+            Closing::Running(Box::new(move || self.close()))
+        }
     }
 
     impl Target for Flaky {
@@ -1465,5 +1488,49 @@ mod tests {
             expected.sort();
             assert_eq!(final_ids(archive.path()), expected, "gzip: {gzip}");
         }
+    }
+
+    #[test]
+    fn a_close_that_fails_before_its_file_is_named_leaves_the_file_to_salvage() {
+        let (archive, spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let down = Arc::new(AtomicBool::new(false));
+        let flaky = Flaky {
+            inner: LocalTarget::new(archive.path().into()).unwrap(),
+            down: down.clone(),
+        };
+        let spool_target = Spool::new(
+            local(&spool.path().join("spool")),
+            Alerts {
+                file: Some(spool.path().join("alerts.jsonl")),
+            },
+            chrono::Duration::seconds(10),
+        );
+        let t0 = at("2026-11-22T12:00:00Z");
+        let mut roller: Roller<u64> =
+            Roller::open(config(), Box::new(flaky), Some(spool_target), t0).unwrap();
+        for i in 0..50u64 {
+            roller.write(&record(i, t0, "a"), i, t0).unwrap();
+        }
+        // Synced and closing; the target goes down before the close ends.
+        roller.close_all(t0).unwrap();
+        assert_eq!(roller.take_durable().count(), 50);
+        down.store(true, Ordering::Relaxed);
+        let closed = roller.take_closed();
+        roller.name(closed, t0).unwrap();
+        assert!(roller.spooling());
+        assert_eq!(names(&archive.path().join("a")), ["_2026-11-22.0.jsonl"]);
+        down.store(false, Ordering::Relaxed);
+        let later = t0 + chrono::Duration::seconds(11);
+        tick(&mut roller, later);
+        assert!(!roller.spooling(), "switched back after a probe");
+        close_all(&mut roller, later);
+        assert!(
+            names(&archive.path().join("a"))
+                .iter()
+                .all(|n| !n.starts_with('_'))
+        );
+        let mut expected: Vec<String> = (0..50).map(|i| format!("id-{i}")).collect();
+        expected.sort();
+        assert_eq!(final_ids(archive.path()), expected);
     }
 }

@@ -19,6 +19,38 @@ pub trait TargetFile: Send {
     fn sync(&mut self) -> io::Result<()>;
     /// Closes the file; it must have been synced for its content to be durable.
     fn close(self: Box<Self>) -> io::Result<()>;
+    /// Starts closing the file, which may go on while the caller does other work: an HDFS close
+    /// waits for the NameNode to learn of the last block, often half a second. Closed at once
+    /// unless the target says otherwise.
+    fn close_in_background(self: Box<Self>) -> Closing {
+        Closing::Done(self.close())
+    }
+}
+
+/// A close that may still be running ([`TargetFile::close_in_background`]).
+pub enum Closing {
+    Done(io::Result<()>),
+    /// Waits for the close and gives its result.
+    Running(Box<dyn FnOnce() -> io::Result<()> + Send>),
+}
+
+impl Closing {
+    /// The close's result, once it has ended (or missed its deadline).
+    pub fn wait(self) -> io::Result<()> {
+        match self {
+            Closing::Done(result) => result,
+            Closing::Running(wait) => wait(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Closing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Closing::Done(result) => f.debug_tuple("Done").field(result).finish(),
+            Closing::Running(_) => f.write_str("Running"),
+        }
+    }
 }
 
 /// A root directory that holds archive files.
