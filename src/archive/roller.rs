@@ -1422,27 +1422,38 @@ mod tests {
         }
     }
 
+    /// A roller on a local archive that fails while `down` is set, with a spool (alerts in
+    /// `spool/alerts.jsonl`) probed every 10 s.
+    fn flaky_roller(
+        cfg: RollConfig,
+        archive: &Path,
+        spool: &Path,
+        now: DateTime<Utc>,
+    ) -> (Roller<u64>, Arc<AtomicBool>) {
+        let down = Arc::new(AtomicBool::new(false));
+        let flaky = Flaky {
+            inner: LocalTarget::new(archive.into()).unwrap(),
+            down: down.clone(),
+        };
+        let spool_target = Spool::new(
+            local(&spool.join("spool")),
+            Alerts {
+                file: Some(spool.join("alerts.jsonl")),
+            },
+            chrono::Duration::seconds(10),
+        );
+        let roller = Roller::open(cfg, Box::new(flaky), Some(spool_target), now).unwrap();
+        (roller, down)
+    }
+
     #[test]
     fn an_outage_spools_and_every_record_ends_up_once() {
         for gzip in [false, true] {
             let (archive, spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
             let alerts = spool.path().join("alerts.jsonl");
-            let down = Arc::new(AtomicBool::new(false));
-            let flaky = Flaky {
-                inner: LocalTarget::new(archive.path().into()).unwrap(),
-                down: down.clone(),
-            };
-            let spool_target = Spool::new(
-                local(&spool.path().join("spool")),
-                Alerts {
-                    file: Some(alerts.clone()),
-                },
-                chrono::Duration::seconds(10),
-            );
             let t0 = at("2026-11-22T12:00:00Z");
             let cfg = RollConfig { gzip, ..config() };
-            let mut roller: Roller<u64> =
-                Roller::open(cfg, Box::new(flaky), Some(spool_target), t0).unwrap();
+            let (mut roller, down) = flaky_roller(cfg, archive.path(), spool.path(), t0);
             let mut now = t0;
             for i in 0..300u64 {
                 now = t0 + chrono::Duration::milliseconds(100 * i as i64);
@@ -1493,21 +1504,8 @@ mod tests {
     #[test]
     fn a_close_that_fails_before_its_file_is_named_leaves_the_file_to_salvage() {
         let (archive, spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let down = Arc::new(AtomicBool::new(false));
-        let flaky = Flaky {
-            inner: LocalTarget::new(archive.path().into()).unwrap(),
-            down: down.clone(),
-        };
-        let spool_target = Spool::new(
-            local(&spool.path().join("spool")),
-            Alerts {
-                file: Some(spool.path().join("alerts.jsonl")),
-            },
-            chrono::Duration::seconds(10),
-        );
         let t0 = at("2026-11-22T12:00:00Z");
-        let mut roller: Roller<u64> =
-            Roller::open(config(), Box::new(flaky), Some(spool_target), t0).unwrap();
+        let (mut roller, down) = flaky_roller(config(), archive.path(), spool.path(), t0);
         for i in 0..50u64 {
             roller.write(&record(i, t0, "a"), i, t0).unwrap();
         }
