@@ -854,7 +854,6 @@ mod tests {
     }
 
     proptest::proptest! {
-
         #[test]
         fn never_panics_on_any_bytes(input in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
             let (items, stats) = read_all(&input);

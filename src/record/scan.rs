@@ -138,21 +138,12 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A non-negative integer without sign, fraction or exponent, that fits a `u64`.
+    /// A number that is a non-negative integer fitting a `u64` (no sign, fraction or exponent).
     fn unsigned(&mut self) -> Option<u64> {
         self.peek()?;
         let start = self.pos;
-        let mut value = 0u64;
-        while let Some(digit) = self.bytes().get(self.pos).filter(|b| b.is_ascii_digit()) {
-            value = value
-                .checked_mul(10)?
-                .checked_add(u64::from(digit - b'0'))?;
-            self.pos += 1;
-        }
-        let digits = self.pos - start;
-        let leading_zero = digits > 1 && self.bytes()[start] == b'0';
-        let more = matches!(self.bytes().get(self.pos), Some(b'.' | b'e' | b'E'));
-        (digits > 0 && !leading_zero && !more).then_some(value)
+        self.number()?;
+        self.line[start..self.pos].parse().ok()
     }
 
     /// Any string, number (no exponent), `true`, `false` or `null`.
@@ -210,22 +201,19 @@ impl<'a> Cursor<'a> {
         loop {
             let key = self.plain_string()?;
             self.expect(b':')?;
-            let fresh = match key {
-                "file" => file.replace(self.plain_string()?).is_none(),
-                "fid" => fid.replace(self.plain_string()?).is_none(),
-                "lsn" => lsn.replace(self.unsigned()?).is_none(),
-                "offset" => offset.replace(self.unsigned()?).is_none(),
+            match key {
+                "file" => once(&mut file, self.plain_string()?)?,
+                "fid" => once(&mut fid, self.plain_string()?)?,
+                "lsn" => once(&mut lsn, self.unsigned()?)?,
+                "offset" => once(&mut offset, self.unsigned()?)?,
                 "crc" => {
                     let value = match self.peek()? {
                         b'n' => self.literal("null").map(|()| None)?,
                         _ => Some(u32::try_from(self.unsigned()?).ok()?),
                     };
-                    crc.replace(value).is_none()
+                    once(&mut crc, value)?
                 }
-                _ => false,
-            };
-            if !fresh {
-                return None;
+                _ => return None,
             }
             if !self.next_member()? {
                 break;
