@@ -23,6 +23,7 @@ use hdfs_native::client::IORuntime;
 use hdfs_native::file::FileWriter;
 use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
 use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
 
 use super::target::{Closing, Target, TargetFile};
 
@@ -93,16 +94,13 @@ impl Calls {
     ) -> io::Result<T> {
         self.running.fetch_add(1, Ordering::SeqCst);
         let running = Running(self.running.clone());
-        let task = self.runtime.spawn(async move {
+        let mut task = self.runtime.spawn(async move {
             let _running = running;
             call.await
         });
-        let bounded = async { tokio::time::timeout(self.deadline, task).await };
-        match self.runtime.block_on(bounded) {
-            Ok(Ok(result)) => result.map_err(io_error),
-            Ok(Err(join)) => Err(io::Error::other(format!("HDFS {what}: {join}"))),
-            Err(_) => Err(self.timed_out(what)),
-        }
+        let deadline = Instant::now() + self.deadline;
+        self.join(what, &mut task, deadline)
+            .unwrap_or_else(|| Err(self.timed_out(what)))
     }
 
     /// Starts `call` as a task; the returned wait gives its result, failing if it has not ended
@@ -113,19 +111,29 @@ impl Calls {
         call: impl Future<Output = hdfs_native::Result<T>> + Send + 'static,
     ) -> impl FnOnce() -> io::Result<T> + Send + 'static {
         let calls = self.clone();
-        let task = self.runtime.spawn(call);
-        let deadline = std::time::Instant::now() + self.deadline;
+        let mut task = self.runtime.spawn(call);
+        let deadline = Instant::now() + self.deadline;
         move || {
-            let abort = task.abort_handle();
-            let bounded = async { tokio::time::timeout_at(deadline.into(), task).await };
-            match calls.runtime.block_on(bounded) {
-                Ok(Ok(result)) => result.map_err(io_error),
-                Ok(Err(join)) => Err(io::Error::other(format!("HDFS {what}: {join}"))),
-                Err(_) => {
-                    abort.abort();
-                    Err(calls.timed_out(what))
-                }
-            }
+            calls.join(what, &mut task, deadline).unwrap_or_else(|| {
+                task.abort();
+                Err(calls.timed_out(what))
+            })
+        }
+    }
+
+    /// Waits for a call running as `task` until `deadline`; `None` when it missed it (the task
+    /// is left running).
+    fn join<T>(
+        &self,
+        what: &str,
+        task: &mut JoinHandle<hdfs_native::Result<T>>,
+        deadline: Instant,
+    ) -> Option<io::Result<T>> {
+        let bounded = async { tokio::time::timeout_at(deadline.into(), task).await };
+        match self.runtime.block_on(bounded) {
+            Ok(Ok(result)) => Some(result.map_err(io_error)),
+            Ok(Err(join)) => Some(Err(io::Error::other(format!("HDFS {what}: {join}")))),
+            Err(_) => None,
         }
     }
 
@@ -221,13 +229,18 @@ impl HdfsFile {
         call: impl FnOnce(&mut Self) -> io::Result<T>,
     ) -> io::Result<T> {
         if self.broken {
-            return Err(io::Error::other(format!(
-                "cannot {what}: an earlier HDFS call on this file failed"
-            )));
+            return Err(Self::refused(what));
         }
         let result = call(self);
         self.broken = result.is_err();
         result
+    }
+
+    /// The error of a call on a file whose earlier call failed.
+    fn refused(what: &str) -> io::Error {
+        io::Error::other(format!(
+            "cannot {what}: an earlier HDFS call on this file failed"
+        ))
     }
 }
 
@@ -256,9 +269,7 @@ impl TargetFile for HdfsFile {
 
     fn close_in_background(self: Box<Self>) -> Closing {
         if self.broken {
-            return Closing::Done(Err(io::Error::other(
-                "cannot close: an earlier HDFS call on this file failed",
-            )));
+            return Closing::Done(Err(Self::refused("close")));
         }
         let HdfsFile {
             mut writer, calls, ..
