@@ -29,11 +29,22 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Parses a positive duration (`250ms`, `30s`, `5m`, `1h`, `1d`) for the roller's clocks.
 pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
+    parse_timeout(text)
+        .ok()
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .ok_or_else(|| not_positive(text))
+}
+
+/// Parses a positive duration for a timeout (`--hdfs-timeout`).
+pub fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
     crate::cli::time::parse_duration(text)
         .ok()
         .filter(|d| !d.is_zero())
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .ok_or_else(|| format!("{text:?} is not a positive duration like 30s, 5m or 1h"))
+        .ok_or_else(|| not_positive(text))
+}
+
+fn not_positive(text: &str) -> String {
+    format!("{text:?} is not a positive duration like 30s, 5m or 1h")
 }
 
 /// Parses an IANA time zone name.

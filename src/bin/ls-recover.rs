@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use logsphere::archive;
-use logsphere::archive::units::parse_duration;
+use logsphere::archive::units::parse_timeout;
 use logsphere::cli::{self, CommonArgs, Shutdown};
 use logsphere::kafka::args::BrokerArgs;
 use logsphere::kafka::producer::{DEFAULT_MAX_IN_FLIGHT, ShipOptions, TopicTemplate};
@@ -37,8 +37,8 @@ struct Args {
     #[command(flatten)]
     common: CommonArgs,
     /// Give up on an HDFS call (create, write, read, rename, list...) after this long (as ls-roll --hdfs-timeout).
-    #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
-    hdfs_timeout: chrono::Duration,
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_timeout)]
+    hdfs_timeout: Duration,
     #[command(subcommand)]
     command: Command,
 }
@@ -144,13 +144,9 @@ enum LsnCommand {
 
 fn main() -> ExitCode {
     let args: Args = cli::parse();
-    let hdfs_deadline = args
-        .hdfs_timeout
-        .to_std()
-        .expect("parse_duration gives positive durations");
     cli::run("ls-recover", &args.common, || match args.command {
-        Command::Spool { spool, to, dry_run } => run_spool(&spool, &to, dry_run, hdfs_deadline),
-        Command::Replay(replay) => run_replay(*replay, hdfs_deadline),
+        Command::Spool { spool, to, dry_run } => run_spool(&spool, &to, dry_run, args.hdfs_timeout),
+        Command::Replay(replay) => run_replay(*replay, args.hdfs_timeout),
         Command::Lsn { lsn_dir, command } => {
             let Some(dir) = lsn_dir else {
                 anyhow::bail!("no LSN store given: pass --lsn-dir DIR or set LOGSPHERE_LSN_DIR");

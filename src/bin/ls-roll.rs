@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
-use logsphere::archive::units::{parse_duration, parse_size, parse_zone};
+use logsphere::archive::units::{parse_duration, parse_size, parse_timeout, parse_zone};
 use logsphere::archive::{self, Alerts, Format, RollConfig, Roller, RouteBy, Spool};
 use logsphere::cli::{self, CommonArgs, Shutdown};
 use logsphere::input::{Input, InputArgs};
@@ -82,8 +82,8 @@ struct Args {
 
     /// Give up on an HDFS call (write, hsync, create, rename...) after this long and treat it as
     /// an outage: the records go to the spool.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    hdfs_timeout: chrono::Duration,
+    #[arg(long, default_value = "30s", value_parser = parse_timeout)]
+    hdfs_timeout: std::time::Duration,
 
     /// Close files that received nothing for this long (frees HDFS leases).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
@@ -113,9 +113,7 @@ fn main() -> ExitCode {
             by: args.by,
             idle_close: Some(args.idle_close),
         };
-        let hdfs_deadline =
-            (args.hdfs_timeout.to_std()).expect("parse_duration gives positive durations");
-        let target = archive::open_target_with_deadline(&args.out, hdfs_deadline)?;
+        let target = archive::open_target_with_deadline(&args.out, args.hdfs_timeout)?;
         let spool = match &args.spool {
             Some(dir) => Some(Spool::new(
                 archive::open_target(&dir.to_string_lossy())?,
