@@ -14,8 +14,9 @@
 //! [`ack`]: AckTracker::ack
 //! [`take_advanced`]: AckTracker::take_advanced
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
+use crate::fid_table::FidTable;
 use crate::lsn::Position;
 use crate::record::Origin;
 
@@ -35,9 +36,8 @@ struct Line {
 }
 
 /// Per file identity: the records in flight, in reading order.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct FileAcks {
-    fid: String,
     /// Sequence number of `pending[0]`.
     base: u64,
     /// Per record: its line, and whether it is acknowledged.
@@ -53,11 +53,7 @@ struct FileAcks {
 /// Tracks in-flight records per file and the contiguous acknowledged prefix of each.
 #[derive(Debug, Default)]
 pub struct AckTracker {
-    files: Vec<FileAcks>,
-    by_fid: HashMap<String, u32>,
-    /// The file of the last record tracked: consecutive records mostly come from one file, and
-    /// comparing its identity costs less than hashing it.
-    last: Option<u32>,
+    files: FidTable<FileAcks>,
     in_flight: usize,
 }
 
@@ -69,12 +65,8 @@ impl AckTracker {
     /// Starts tracking a record read from `origin`. Records of one file must be tracked in the
     /// order they were read.
     pub fn track(&mut self, origin: &Origin) -> Ticket {
-        let file = match self.last {
-            Some(i) if self.files[i as usize].fid == origin.fid => i,
-            _ => self.file_of(&origin.fid),
-        };
-        self.last = Some(file);
-        let acks = &mut self.files[file as usize];
+        let file = self.files.index(&origin.fid);
+        let acks = self.files.get_mut(file).expect("just indexed");
         let seq = acks.base + acks.pending.len() as u64;
         if acks
             .paths
@@ -90,24 +82,10 @@ impl AckTracker {
         };
         acks.pending.push_back((line, false));
         self.in_flight += 1;
-        Ticket { file, seq }
-    }
-
-    /// The index of the file identity `fid`, added if new.
-    fn file_of(&mut self, fid: &str) -> u32 {
-        if let Some(&i) = self.by_fid.get(fid) {
-            return i;
+        Ticket {
+            file: file as u32,
+            seq,
         }
-        let i = self.files.len() as u32;
-        self.files.push(FileAcks {
-            fid: fid.to_string(),
-            base: 0,
-            pending: VecDeque::new(),
-            paths: VecDeque::new(),
-            advanced: None,
-        });
-        self.by_fid.insert(fid.to_string(), i);
-        i
     }
 
     /// Marks a tracked record durable. Acknowledging twice, or a ticket already passed, is harmless.
@@ -148,7 +126,7 @@ impl AckTracker {
     pub fn take_advanced(&mut self) -> Vec<Position> {
         self.files
             .iter_mut()
-            .filter_map(|acks| {
+            .filter_map(|(fid, acks)| {
                 let line = acks.advanced.take()?;
                 let (_, path) = acks
                     .paths
@@ -156,7 +134,7 @@ impl AckTracker {
                     .expect("an acknowledged record has a path");
                 Some(Position::from_origin(&Origin {
                     file: path.clone(),
-                    fid: acks.fid.clone(),
+                    fid: fid.to_string(),
                     lsn: line.lsn,
                     offset: line.offset,
                     crc: line.crc,
@@ -167,7 +145,7 @@ impl AckTracker {
 
     /// The file identities tracked so far.
     pub fn fids(&self) -> impl Iterator<Item = &str> {
-        self.files.iter().map(|f| f.fid.as_str())
+        self.files.fids()
     }
 }
 

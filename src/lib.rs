@@ -19,6 +19,7 @@
 pub mod ack;
 pub mod archive;
 pub mod cli;
+pub mod fid_table;
 pub mod input;
 pub mod kafka;
 pub mod lsn;

@@ -23,7 +23,7 @@
 //! at once, it would hold records whose offsets were not committed, and a restart would archive
 //! them a second time.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Write};
 
 use anyhow::{Context, Result};
@@ -36,6 +36,7 @@ use super::naming::{self, FileName, Serials};
 use super::recovery;
 use super::spool::{Abandoned, Spool};
 use super::target::{Closing, Target, TargetFile};
+use crate::fid_table::FidTable;
 use crate::record::{Category, RecordLine};
 
 /// Bytes handed to the target per write call.
@@ -234,39 +235,27 @@ impl<T> OpenFile<T> {
 /// mostly come from one file (its identity is compared, not hashed), and lines of one file
 /// mostly arrive in order (they extend its highest range).
 #[derive(Debug, Default)]
-struct ArchivedLines {
-    files: Vec<(String, LineRanges)>,
-    by_fid: HashMap<String, usize>,
-    /// The file of the last lookup.
-    last: Option<usize>,
-}
+struct ArchivedLines(FidTable<LineRanges>);
 
 impl ArchivedLines {
     /// The index of the file identity `fid`, for [`ArchivedLines::contains`] and
     /// [`ArchivedLines::insert`]; added if new.
     fn file(&mut self, fid: &str) -> usize {
-        let file = match self.last {
-            Some(i) if self.files[i].0 == fid => i,
-            _ => match self.by_fid.get(fid) {
-                Some(&i) => i,
-                None => {
-                    self.files.push((fid.to_string(), LineRanges::default()));
-                    self.by_fid.insert(fid.to_string(), self.files.len() - 1);
-                    self.files.len() - 1
-                }
-            },
-        };
-        self.last = Some(file);
-        file
+        self.0.index(fid)
     }
 
     fn contains(&self, file: usize, lsn: u64) -> bool {
-        self.files[file].1.contains(lsn)
+        let lines = self.0.get(file).expect("an index from ArchivedLines::file");
+        lines.contains(lsn)
     }
 
     /// Adds a line not in yet.
     fn insert(&mut self, file: usize, lsn: u64) {
-        self.files[file].1.insert(lsn);
+        let lines = self
+            .0
+            .get_mut(file)
+            .expect("an index from ArchivedLines::file");
+        lines.insert(lsn);
     }
 }
 
@@ -1019,8 +1008,8 @@ mod tests {
             lines.insert(file, lsn);
         }
         let f = lines.file("f");
-        assert_eq!(lines.files[f].1.last, Some((9, 9)));
-        assert_eq!(lines.files[f].1.earlier, BTreeMap::from([(1, 5)]));
+        assert_eq!(lines.0.get(f).unwrap().last, Some((9, 9)));
+        assert_eq!(lines.0.get(f).unwrap().earlier, BTreeMap::from([(1, 5)]));
         assert!((1..=5).chain([9]).all(|lsn| lines.contains(f, lsn)));
         assert!(![0, 6, 8, 10].iter().any(|&lsn| lines.contains(f, lsn)));
         let g = lines.file("g");
