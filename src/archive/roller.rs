@@ -14,8 +14,11 @@
 //! closes.
 //!
 //! Durability: each caller token (an LSN ticket, a Kafka offset) comes back from
-//! [`Roller::take_durable`] only once its record is synced (fsync/hsync) — at the sync interval,
-//! when 32 MiB are pending, and on every roll.
+//! [`Roller::take_durable`] only once its record is synced (fsync/hsync). A file's sync starts at
+//! the sync interval, when 32 MiB are pending, and on every roll; the roller goes on writing
+//! while it runs (an HDFS hsync waits for the DataNode's disk) and learns on later writes and
+//! ticks that it has ended: only then do the tokens of the records it covers come back. A roll
+//! waits for its file's last sync, so closed files are wholly durable.
 //!
 //! A closed file keeps its in-progress name until the caller has committed every token of its
 //! records ([`Roller::take_closed`], then [`Roller::name`]): a crash in between leaves it to the
@@ -35,13 +38,15 @@ use flate2::write::GzEncoder;
 use super::naming::{self, FileName, Serials};
 use super::recovery;
 use super::spool::{Abandoned, Spool};
-use super::target::{Closing, Target, TargetFile};
+use super::target::{Closing, Syncing, Target, TargetFile};
 use crate::fid_table::FidTable;
 use crate::record::{Category, RecordLine};
 
 /// Bytes handed to the target per write call.
 const CHUNK: usize = 1 << 20;
-/// Unsynced bytes per file that force a sync, which bounds the memory kept for rewriting them.
+/// Bytes per file written since the last sync started that start another, which bounds the
+/// memory kept for rewriting unsynced lines (twice this: the lines of the sync in flight, and
+/// the ones since).
 const MAX_PENDING: usize = 32 << 20;
 /// Open files at most (categories × dates): bounds memory, descriptors and HDFS leases when
 /// records of many dates arrive together.
@@ -132,10 +137,13 @@ struct OpenFile<T> {
     gz: Option<GzEncoder<Vec<u8>>>,
     /// Bytes written to the target.
     written: u64,
-    /// Of those, bytes synced.
+    /// Of those, bytes whose sync the target confirmed.
     synced: u64,
+    /// The sync started and not confirmed yet.
+    syncing: Option<InFlight>,
     /// Encoded lines not written to the target yet; for an archive file with a spool to switch
-    /// to, every line since the last sync, kept to rewrite them there if the archive fails.
+    /// to, every line since the last confirmed sync, kept to rewrite them there if the archive
+    /// fails.
     pending: Vec<u8>,
     /// Of `pending`, bytes already written to the target.
     pushed: usize,
@@ -143,12 +151,31 @@ struct OpenFile<T> {
     /// archive file with a spool to switch to rewrites them; otherwise the buffer stays small
     /// (a chunk), in the cache.
     keep_unsynced: bool,
-    /// Bytes of the lines since the last sync, uncompressed.
+    /// Bytes of the lines since the last sync started, uncompressed.
     unsynced: usize,
+    /// The tokens of the records since the last confirmed sync.
     tokens: Vec<T>,
     opened: DateTime<Utc>,
     last_write: DateTime<Utc>,
+    /// When the last sync started.
     last_sync: DateTime<Utc>,
+}
+
+/// A sync of an [`OpenFile`] that may still be running, and what it covers.
+struct InFlight {
+    syncing: Syncing,
+    covers: Watermark,
+}
+
+/// How far an [`OpenFile`] was when a sync started.
+#[derive(Debug, Clone, Copy)]
+struct Watermark {
+    /// Bytes written to the target.
+    written: u64,
+    /// Of `pending`, the bytes of the lines written.
+    lines: usize,
+    /// Of `tokens`, how many.
+    tokens: usize,
 }
 
 impl<T> OpenFile<T> {
@@ -193,8 +220,17 @@ impl<T> OpenFile<T> {
         Ok(())
     }
 
-    /// Makes everything written durable; moves the tokens that became durable to `durable`.
-    fn sync(&mut self, now: DateTime<Utc>, durable: &mut Vec<T>) -> io::Result<()> {
+    /// The bytes synced once the sync in flight, if any, is confirmed.
+    fn covered(&self) -> u64 {
+        self.syncing
+            .as_ref()
+            .map_or(self.synced, |sync| sync.covers.written)
+    }
+
+    /// Starts a sync of everything written, once the sync in flight has ended; the tokens it
+    /// covers move to `durable` when it is confirmed ([`OpenFile::poll_sync`]).
+    fn start_sync(&mut self, now: DateTime<Utc>, durable: &mut Vec<T>) -> io::Result<()> {
+        self.settle(durable)?;
         self.push()?;
         if let Some(gz) = &mut self.gz {
             // A sync flush ends the deflate stream on a byte boundary: the synced prefix of the
@@ -202,16 +238,55 @@ impl<T> OpenFile<T> {
             gz.flush()?;
             self.write_compressed()?;
         }
-        self.file.sync()?;
-        self.synced = self.written;
-        self.pending.clear();
-        self.pushed = 0;
+        self.syncing = Some(InFlight {
+            syncing: self.file.start_sync(),
+            covers: Watermark {
+                written: self.written,
+                lines: self.pending.len(),
+                tokens: self.tokens.len(),
+            },
+        });
         self.unsynced = 0;
         self.last_sync = now;
-        // Moved, not taken: both vectors keep their capacity, so that steady state allocates
-        // nothing.
-        durable.append(&mut self.tokens);
         Ok(())
+    }
+
+    /// Takes the result of the sync in flight, if it has ended.
+    fn poll_sync(&mut self, durable: &mut Vec<T>) -> io::Result<()> {
+        let Some(result) = self.syncing.as_mut().and_then(|sync| sync.syncing.poll()) else {
+            return Ok(());
+        };
+        let covers = self.syncing.take().expect("polled").covers;
+        result?;
+        self.confirm(covers, durable);
+        Ok(())
+    }
+
+    /// Waits for the sync in flight, if any.
+    fn settle(&mut self, durable: &mut Vec<T>) -> io::Result<()> {
+        let Some(InFlight { syncing, covers }) = self.syncing.take() else {
+            return Ok(());
+        };
+        syncing.wait()?;
+        self.confirm(covers, durable);
+        Ok(())
+    }
+
+    /// Notes a confirmed sync: its bytes are synced, its lines need no rewriting, the tokens
+    /// of its records are durable.
+    fn confirm(&mut self, covers: Watermark, durable: &mut Vec<T>) {
+        self.synced = covers.written;
+        self.pending.drain(..covers.lines);
+        self.pushed -= covers.lines;
+        // Drained, not taken: both vectors keep their capacity, so that steady state allocates
+        // nothing.
+        durable.extend(self.tokens.drain(..covers.tokens));
+    }
+
+    /// Makes everything written durable; moves the tokens that became durable to `durable`.
+    fn sync(&mut self, now: DateTime<Utc>, durable: &mut Vec<T>) -> io::Result<()> {
+        self.start_sync(now, durable)?;
+        self.settle(durable)
     }
 
     /// Completes and syncs a synced file, and starts closing it; the caller renames it once
@@ -546,12 +621,13 @@ impl<T> Roller<T> {
         file.last_write = now;
         if file.pending.len() - file.pushed >= CHUNK {
             file.push()?;
+            file.poll_sync(&mut self.durable)?;
         }
         if file.size() >= self.config.max_size {
             let key = key.clone();
             self.finalize(&key)?;
         } else if file.unsynced >= MAX_PENDING {
-            file.sync(now, &mut self.durable)?;
+            file.start_sync(now, &mut self.durable)?;
         }
         Ok(())
     }
@@ -602,10 +678,12 @@ impl<T> Roller<T> {
                     .is_some_and(|d| now >= file.last_write + d);
             if expired {
                 self.finalize(&key)?;
-            } else if now >= file.last_sync + self.config.sync_interval && file.size() > file.synced
-            {
-                let file = self.open.get_mut(&key).expect("listed");
-                file.sync(now, &mut self.durable)?;
+                continue;
+            }
+            let file = self.open.get_mut(&key).expect("listed");
+            file.poll_sync(&mut self.durable)?;
+            if now >= file.last_sync + self.config.sync_interval && file.size() > file.covered() {
+                file.start_sync(now, &mut self.durable)?;
             }
         }
         Ok(())
@@ -618,7 +696,7 @@ impl<T> Roller<T> {
                 self.day_over(key, f),
                 self.config.roll_every.map(|d| f.opened + d),
                 self.config.idle_close.map(|d| f.last_write + d),
-                (f.size() > f.synced).then(|| f.last_sync + self.config.sync_interval),
+                (f.size() > f.covered()).then(|| f.last_sync + self.config.sync_interval),
             ]
         });
         let probe = self.spool.as_ref().and_then(Spool::next_probe);
@@ -708,10 +786,11 @@ impl<T> Roller<T> {
                 .then(|| GzEncoder::new(Vec::with_capacity(CHUNK), Compression::fast())),
             written: 0,
             synced: 0,
+            syncing: None,
             pending: self
                 .spare_buffers
                 .pop()
-                .unwrap_or_else(|| Vec::with_capacity(MAX_PENDING + CHUNK)),
+                .unwrap_or_else(|| Vec::with_capacity(2 * MAX_PENDING + CHUNK)),
             pushed: 0,
             keep_unsynced: place == Place::Archive && self.spool.is_some(),
             unsynced: 0,
@@ -768,9 +847,9 @@ impl<T> Roller<T> {
     }
 
     /// Switches to the spool after the archive failed with `err`: each open archive file is
-    /// abandoned at its last sync (its synced part is salvaged when the archive answers again)
-    /// and its unsynced records are rewritten into a spool file. So every record ends up in
-    /// exactly one final file.
+    /// abandoned at its last confirmed sync (its synced part is salvaged when the archive
+    /// answers again) and its other records, those of a sync still in flight too, are rewritten
+    /// into a spool file. So every record ends up in exactly one final file.
     fn fail_over(&mut self, now: DateTime<Utc>, err: io::Error) -> Result<()> {
         let Some(spool) = &mut self.spool else {
             return Err(anyhow::Error::new(err)
@@ -802,7 +881,7 @@ impl<T> Roller<T> {
                 .create(&key, Place::Spool, now)
                 .with_context(|| spool_failed.clone())?;
             file.pending = old.pending;
-            file.unsynced = old.unsynced;
+            file.unsynced = file.pending.len();
             file.tokens = old.tokens;
             file.opened = old.opened;
             file.last_write = old.last_write;

@@ -1,10 +1,13 @@
 //! Where archive files go: a small interface over a local directory and HDFS, so that the
 //! roller, the spool and ls-recover's import work the same on both.
 //!
-//! Paths are relative to the target's root (`<category>/<name>`). Every operation is blocking;
-//! the HDFS client runs its own runtime, and every HDFS call has a deadline.
+//! Paths are relative to the target's root (`<category>/<name>`). Every operation is blocking,
+//! except that a file's sync and close may go on while the caller does other work
+//! ([`TargetFile::start_sync`], [`TargetFile::close_in_background`]); the HDFS client runs its
+//! own runtime, and every HDFS call has a deadline.
 
 use std::io;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -17,6 +20,13 @@ pub trait TargetFile: Send {
     fn write(&mut self, data: &[u8]) -> io::Result<()>;
     /// Makes everything written so far durable (fsync / hsync).
     fn sync(&mut self) -> io::Result<()>;
+    /// Starts making everything written so far durable, which may go on while the caller writes
+    /// more: an HDFS hsync waits for the DataNode's fsync. The bytes written before the call are
+    /// durable once the returned [`Syncing`] says so, and not before. Synced at once unless the
+    /// target says otherwise.
+    fn start_sync(&mut self) -> Syncing {
+        Syncing::done(self.sync())
+    }
     /// Closes the file; it must have been synced for its content to be durable.
     fn close(self: Box<Self>) -> io::Result<()>;
     /// Starts closing the file, which may go on while the caller does other work: an HDFS close
@@ -24,6 +34,44 @@ pub trait TargetFile: Send {
     /// unless the target says otherwise.
     fn close_in_background(self: Box<Self>) -> Closing {
         Closing::Done(self.close())
+    }
+}
+
+/// A sync that may still be running ([`TargetFile::start_sync`]): its result comes over a
+/// channel, and a sender dropped without an answer (its writer stopped) is a failure.
+#[derive(Debug)]
+pub struct Syncing(mpsc::Receiver<io::Result<()>>);
+
+impl Syncing {
+    /// A sync that has already ended with `result`.
+    pub fn done(result: io::Result<()>) -> Syncing {
+        let (sender, receiver) = mpsc::channel();
+        sender.send(result).expect("the receiver is here");
+        Syncing(receiver)
+    }
+
+    /// A sync whose result the other end of `result` sends.
+    pub fn running(result: mpsc::Receiver<io::Result<()>>) -> Syncing {
+        Syncing(result)
+    }
+
+    /// The sync's result if it has ended, without waiting; `None` while it runs. Once it has
+    /// given the result, the sync is spent.
+    pub fn poll(&mut self) -> Option<io::Result<()>> {
+        match self.0.try_recv() {
+            Ok(result) => Some(result),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => Some(Err(Self::stopped())),
+        }
+    }
+
+    /// Waits for the sync's result.
+    pub fn wait(self) -> io::Result<()> {
+        self.0.recv().unwrap_or_else(|_| Err(Self::stopped()))
+    }
+
+    fn stopped() -> io::Error {
+        io::Error::other("the file's writer stopped before the sync ended")
     }
 }
 
