@@ -44,10 +44,12 @@ use crate::record::{Category, RecordLine};
 
 /// Bytes handed to the target per write call.
 const CHUNK: usize = 1 << 20;
-/// Bytes per file written since the last sync started that start another, which bounds the
-/// memory kept for rewriting unsynced lines (twice this: the lines of the sync in flight, and
-/// the ones since).
+/// Bytes per file written since the last sync started that make another one due, which bounds
+/// the memory kept for rewriting unsynced lines.
 const MAX_PENDING: usize = 32 << 20;
+/// Bytes per file written since the sync in flight started at which the roller waits for it to
+/// start the next: a file keeps the lines of at most two such spans for rewriting.
+const MAX_UNSYNCED: usize = 2 * MAX_PENDING;
 /// Open files at most (categories × dates): bounds memory, descriptors and HDFS leases when
 /// records of many dates arrive together.
 pub const MAX_OPEN_FILES: usize = 64;
@@ -249,6 +251,18 @@ impl<T> OpenFile<T> {
         self.unsynced = 0;
         self.last_sync = now;
         Ok(())
+    }
+
+    /// Starts a sync that is due, unless one is in flight: the next one then starts when it is
+    /// due again after that one's confirmation, so that the roller does not wait for a sync
+    /// while it can keep writing (and the syncs of a slow target merge). It waits only once
+    /// [`MAX_UNSYNCED`] bytes were written since the sync in flight started.
+    fn sync_due(&mut self, now: DateTime<Utc>, durable: &mut Vec<T>) -> io::Result<()> {
+        self.poll_sync(durable)?;
+        if self.syncing.is_some() && self.unsynced < MAX_UNSYNCED {
+            return Ok(());
+        }
+        self.start_sync(now, durable)
     }
 
     /// Takes the result of the sync in flight, if it has ended.
@@ -627,7 +641,7 @@ impl<T> Roller<T> {
             let key = key.clone();
             self.finalize(&key)?;
         } else if file.unsynced >= MAX_PENDING {
-            file.start_sync(now, &mut self.durable)?;
+            file.sync_due(now, &mut self.durable)?;
         }
         Ok(())
     }
@@ -683,7 +697,7 @@ impl<T> Roller<T> {
             let file = self.open.get_mut(&key).expect("listed");
             file.poll_sync(&mut self.durable)?;
             if now >= file.last_sync + self.config.sync_interval && file.size() > file.covered() {
-                file.start_sync(now, &mut self.durable)?;
+                file.sync_due(now, &mut self.durable)?;
             }
         }
         Ok(())
@@ -696,7 +710,9 @@ impl<T> Roller<T> {
                 self.day_over(key, f),
                 self.config.roll_every.map(|d| f.opened + d),
                 self.config.idle_close.map(|d| f.last_write + d),
-                (f.size() > f.covered()).then(|| f.last_sync + self.config.sync_interval),
+                // A sync in flight is looked at on every tick: the next one waits for it.
+                (f.syncing.is_none() && f.size() > f.synced)
+                    .then(|| f.last_sync + self.config.sync_interval),
             ]
         });
         let probe = self.spool.as_ref().and_then(Spool::next_probe);
@@ -790,7 +806,7 @@ impl<T> Roller<T> {
             pending: self
                 .spare_buffers
                 .pop()
-                .unwrap_or_else(|| Vec::with_capacity(2 * MAX_PENDING + CHUNK)),
+                .unwrap_or_else(|| Vec::with_capacity(2 * MAX_UNSYNCED + CHUNK)),
             pushed: 0,
             keep_unsynced: place == Place::Archive && self.spool.is_some(),
             unsynced: 0,
