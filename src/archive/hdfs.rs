@@ -35,7 +35,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::target::{Closing, Syncing, Target, TargetFile};
+use super::target::{Completion, Target, TargetFile};
 
 /// Lock file name in an HDFS root; `_`-prefixed so that Hadoop tools skip it.
 const LOCK_FILE: &str = "_ls-roll.lock";
@@ -224,7 +224,8 @@ enum Command {
 /// A file being written: the handle of the task that writes it (see the module doc). After a
 /// failed call the writer is in an unknown state (a write may have been cut half-way), so the
 /// task refuses every later call: the roller abandons the file. Dropping the handle stops the
-/// task, so that an abandoned file is not written any further.
+/// task, so that an abandoned file is not written any further; a closing file's task ends by
+/// itself.
 struct HdfsFile {
     commands: UnboundedSender<Command>,
     /// Room in the queue, one permit per byte.
@@ -232,7 +233,8 @@ struct HdfsFile {
     /// Why the task stopped, once a call failed.
     failure: Arc<OnceLock<String>>,
     calls: Calls,
-    task: JoinHandle<()>,
+    /// The task, stopped when the handle is dropped; `None` once the file is closing.
+    task: Option<JoinHandle<()>>,
 }
 
 impl HdfsFile {
@@ -247,7 +249,7 @@ impl HdfsFile {
             room: Arc::new(Semaphore::new(QUEUE_BYTES)),
             failure,
             calls,
-            task,
+            task: Some(task),
         }
     }
 
@@ -283,7 +285,9 @@ fn refused(what: &str, failure: &str) -> io::Error {
 
 impl Drop for HdfsFile {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
@@ -367,10 +371,10 @@ impl TargetFile for HdfsFile {
         self.start_sync().wait()
     }
 
-    fn start_sync(&mut self) -> Syncing {
+    fn start_sync(&mut self) -> Completion {
         match self.request("hsync", Command::Sync) {
-            Ok(result) => Syncing::running(result),
-            Err(err) => Syncing::done(Err(err)),
+            Ok(result) => Completion::running(result),
+            Err(err) => Completion::done(Err(err)),
         }
     }
 
@@ -378,15 +382,14 @@ impl TargetFile for HdfsFile {
         self.close_in_background().wait()
     }
 
-    fn close_in_background(self: Box<Self>) -> Closing {
+    fn close_in_background(mut self: Box<Self>) -> Completion {
         match self.request("close", Command::Close) {
-            // The handle stays until the close has ended: dropping it would stop the task.
-            Ok(result) => Closing::Running(Box::new(move || {
-                let result = result.recv().unwrap_or_else(|_| Err(self.refused("close")));
-                drop(self);
-                result
-            })),
-            Err(err) => Closing::Done(Err(err)),
+            Ok(result) => {
+                // The task ends after the close (or its deadline): the handle may go.
+                self.task = None;
+                Completion::running(result)
+            }
+            Err(err) => Completion::done(Err(err)),
         }
     }
 }

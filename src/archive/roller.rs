@@ -38,7 +38,7 @@ use flate2::write::GzEncoder;
 use super::naming::{self, FileName, Serials};
 use super::recovery;
 use super::spool::{Abandoned, Spool};
-use super::target::{Closing, Syncing, Target, TargetFile};
+use super::target::{Completion, Target, TargetFile};
 use crate::fid_table::FidTable;
 use crate::record::{Category, RecordLine};
 
@@ -122,7 +122,7 @@ pub struct Closed {
     place: Place,
     synced: u64,
     /// Its close, which goes on in the background (HDFS) until the file is named.
-    closing: Closing,
+    closing: Completion,
 }
 
 /// Which target a file lives on.
@@ -165,7 +165,7 @@ struct OpenFile<T> {
 
 /// A sync of an [`OpenFile`] that may still be running, and what it covers.
 struct InFlight {
-    syncing: Syncing,
+    syncing: Completion,
     covers: Watermark,
 }
 
@@ -278,7 +278,11 @@ impl<T> OpenFile<T> {
 
     /// Waits for the sync in flight, if any.
     fn settle(&mut self, durable: &mut Vec<T>) -> io::Result<()> {
-        let Some(InFlight { syncing, covers }) = self.syncing.take() else {
+        let Some(InFlight {
+            mut syncing,
+            covers,
+        }) = self.syncing.take()
+        else {
             return Ok(());
         };
         syncing.wait()?;
@@ -305,7 +309,7 @@ impl<T> OpenFile<T> {
 
     /// Completes and syncs a synced file, and starts closing it; the caller renames it once
     /// the close has ended.
-    fn finish(mut self) -> io::Result<Closing> {
+    fn finish(mut self) -> io::Result<Completion> {
         self.push()?;
         if let Some(gz) = self.gz.take() {
             let out = gz.finish()?;
@@ -425,6 +429,8 @@ pub struct Roller<T> {
     /// The day of the last record routed: its first instant, the first of the next day, its date.
     routed_day: Option<(DateTime<Utc>, DateTime<Utc>, NaiveDate)>,
     closed: Vec<Closed>,
+    /// Files handed to [`Roller::name`] whose close has not ended yet.
+    naming: Vec<Closed>,
     stats: RollStats,
     _locks: Vec<Box<dyn Send>>,
 }
@@ -456,6 +462,7 @@ impl<T> Roller<T> {
             spare_buffers: Vec::new(),
             routed_day: None,
             closed: Vec::new(),
+            naming: Vec::new(),
             stats: RollStats::default(),
             _locks: locks,
         };
@@ -493,12 +500,25 @@ impl<T> Roller<T> {
         std::mem::take(&mut self.closed)
     }
 
-    /// Gives closed files their final names. A file the archive fails to rename is abandoned to
-    /// the spool (salvaged when the archive answers again) and the roller switches to the spool.
-    pub fn name(&mut self, files: Vec<Closed>, now: DateTime<Utc>) -> Result<()> {
+    /// Gives closed files their final names once their close has ended: with `wait`, waits for
+    /// every close; otherwise a file still closing is named by a later call or tick, so that
+    /// the writing goes on meanwhile. A file the archive fails to close or rename is abandoned
+    /// to the spool (salvaged when the archive answers again) and the roller switches to the
+    /// spool.
+    pub fn name(&mut self, files: Vec<Closed>, now: DateTime<Utc>, wait: bool) -> Result<()> {
+        self.naming.extend(files);
         let mut failure = Ok(());
-        for file in files {
-            if let Err(err) = file.closing.wait() {
+        for mut file in std::mem::take(&mut self.naming) {
+            let closed = if wait {
+                Some(file.closing.wait())
+            } else {
+                file.closing.poll()
+            };
+            let Some(closed) = closed else {
+                self.naming.push(file);
+                continue;
+            };
+            if let Err(err) = closed {
                 self.abandon_open(&file.category, file.name, file.place, file.synced);
                 if failure.is_ok() {
                     failure = Err(err);
@@ -647,8 +667,9 @@ impl<T> Roller<T> {
     }
 
     /// Runs the time-driven work due at `now`: day boundary, `--roll-every`, idle close, sync
-    /// interval, and probing the archive while spooling.
+    /// interval, naming the files whose close has ended, and probing the archive while spooling.
     pub fn tick(&mut self, now: DateTime<Utc>) -> Result<()> {
+        self.name(Vec::new(), now, false)?;
         let result = self.tick_files(now);
         self.retry_on_spool(now, result)?;
         if self.spool.as_ref().is_some_and(|s| s.probe_due(now)) {
@@ -955,8 +976,8 @@ impl<T> Roller<T> {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex, mpsc};
 
     use chrono::TimeZone;
 
@@ -1006,13 +1027,13 @@ mod tests {
     fn tick(roller: &mut Roller<u64>, now: DateTime<Utc>) {
         roller.tick(now).unwrap();
         let closed = roller.take_closed();
-        roller.name(closed, now).unwrap();
+        roller.name(closed, now, true).unwrap();
     }
 
     fn close_all(roller: &mut Roller<u64>, now: DateTime<Utc>) {
         roller.close_all(now).unwrap();
         let closed = roller.take_closed();
-        roller.name(closed, now).unwrap();
+        roller.name(closed, now, true).unwrap();
     }
 
     fn names(dir: &Path) -> Vec<String> {
@@ -1176,7 +1197,7 @@ mod tests {
         // Synced and closed, but its record's offset is not committed yet.
         assert_eq!(names(&dir.path().join("error")), ["_2026-11-22.0.jsonl"]);
         let closed = roller.take_closed();
-        roller.name(closed, now).unwrap();
+        roller.name(closed, now, true).unwrap();
         assert_eq!(names(&dir.path().join("error")), ["2026-11-22.0.jsonl"]);
     }
 
@@ -1267,7 +1288,7 @@ mod tests {
             roller.write(&record(day as u64, old, "a"), 0, t).unwrap();
         }
         let closed = roller.take_closed();
-        roller.name(closed, now).unwrap();
+        roller.name(closed, now, true).unwrap();
         let names = names(&dir.path().join("a"));
         assert_eq!(names.len(), MAX_OPEN_FILES + 1);
         assert_eq!(names[0], "2000-01-01.0.jsonl");
@@ -1432,11 +1453,43 @@ mod tests {
     struct Flaky {
         inner: LocalTarget,
         down: Arc<AtomicBool>,
+        gate: Arc<Gate>,
     }
 
     struct FlakyFile {
         inner: Box<dyn TargetFile>,
         down: Arc<AtomicBool>,
+        gate: Arc<Gate>,
+    }
+
+    /// A held call and where its result goes.
+    type HeldCall = (
+        mpsc::Sender<io::Result<()>>,
+        Box<dyn FnOnce() -> io::Result<()> + Send>,
+    );
+
+    /// Where the syncs and closes of a [`Flaky`] target's files wait while held, as an HDFS
+    /// hsync or close runs while the roller goes on, until the test releases them.
+    #[derive(Default)]
+    struct Gate {
+        syncs: AtomicBool,
+        closes: AtomicBool,
+        held: Mutex<Vec<HeldCall>>,
+    }
+
+    impl Gate {
+        fn hold(&self, call: impl FnOnce() -> io::Result<()> + Send + 'static) -> Completion {
+            let (sender, result) = mpsc::channel();
+            self.held.lock().unwrap().push((sender, Box::new(call)));
+            Completion::running(result)
+        }
+
+        /// Ends the held calls, in order; a call fails if the target is down by then.
+        fn release(&self) {
+            for (sender, call) in self.held.lock().unwrap().drain(..) {
+                sender.send(call()).unwrap();
+            }
+        }
     }
 
     fn check(down: &AtomicBool) -> io::Result<()> {
@@ -1456,13 +1509,24 @@ mod tests {
             check(&self.down)?;
             self.inner.sync()
         }
+        fn start_sync(&mut self) -> Completion {
+            if !self.gate.syncs.load(Ordering::Relaxed) {
+                return Completion::done(self.sync());
+            }
+            // The bytes are in the file already; the held sync only says whether it worked.
+            let down = self.down.clone();
+            self.gate.hold(move || check(&down))
+        }
         fn close(self: Box<Self>) -> io::Result<()> {
             check(&self.down)?;
             self.inner.close()
         }
-        // As HDFS's: the close ends when waited for, and fails if the target went down by then.
-        fn close_in_background(self: Box<Self>) -> Closing {
-            Closing::Running(Box::new(move || self.close()))
+        fn close_in_background(self: Box<Self>) -> Completion {
+            if !self.gate.closes.load(Ordering::Relaxed) {
+                return Completion::done(self.close());
+            }
+            let gate = self.gate.clone();
+            gate.hold(move || self.close())
         }
     }
 
@@ -1476,6 +1540,7 @@ mod tests {
             Ok(Box::new(FlakyFile {
                 inner,
                 down: self.down.clone(),
+                gate: self.gate.clone(),
             }))
         }
         fn rename(&self, from: &str, to: &str) -> io::Result<()> {
@@ -1506,18 +1571,20 @@ mod tests {
         }
     }
 
-    /// A roller on a local archive that fails while `down` is set, with a spool (alerts in
-    /// `spool/alerts.jsonl`) probed every 10 s.
+    /// A roller on a local archive that fails while `down` is set and holds syncs and closes
+    /// at its gate, with a spool (alerts in `spool/alerts.jsonl`) probed every 10 s.
     fn flaky_roller(
         cfg: RollConfig,
         archive: &Path,
         spool: &Path,
         now: DateTime<Utc>,
-    ) -> (Roller<u64>, Arc<AtomicBool>) {
+    ) -> (Roller<u64>, Arc<AtomicBool>, Arc<Gate>) {
         let down = Arc::new(AtomicBool::new(false));
+        let gate = Arc::new(Gate::default());
         let flaky = Flaky {
             inner: LocalTarget::new(archive.into()).unwrap(),
             down: down.clone(),
+            gate: gate.clone(),
         };
         let spool_target = Spool::new(
             local(&spool.join("spool")),
@@ -1527,7 +1594,7 @@ mod tests {
             chrono::Duration::seconds(10),
         );
         let roller = Roller::open(cfg, Box::new(flaky), Some(spool_target), now).unwrap();
-        (roller, down)
+        (roller, down, gate)
     }
 
     #[test]
@@ -1537,7 +1604,7 @@ mod tests {
             let alerts = spool.path().join("alerts.jsonl");
             let t0 = at("2026-11-22T12:00:00Z");
             let cfg = RollConfig { gzip, ..config() };
-            let (mut roller, down) = flaky_roller(cfg, archive.path(), spool.path(), t0);
+            let (mut roller, down, _) = flaky_roller(cfg, archive.path(), spool.path(), t0);
             let mut now = t0;
             for i in 0..300u64 {
                 now = t0 + chrono::Duration::milliseconds(100 * i as i64);
@@ -1589,16 +1656,18 @@ mod tests {
     fn a_close_that_fails_before_its_file_is_named_leaves_the_file_to_salvage() {
         let (archive, spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let t0 = at("2026-11-22T12:00:00Z");
-        let (mut roller, down) = flaky_roller(config(), archive.path(), spool.path(), t0);
+        let (mut roller, down, gate) = flaky_roller(config(), archive.path(), spool.path(), t0);
         for i in 0..50u64 {
             roller.write(&record(i, t0, "a"), i, t0).unwrap();
         }
         // Synced and closing; the target goes down before the close ends.
+        gate.closes.store(true, Ordering::Relaxed);
         roller.close_all(t0).unwrap();
         assert_eq!(roller.take_durable().count(), 50);
         down.store(true, Ordering::Relaxed);
+        gate.release();
         let closed = roller.take_closed();
-        roller.name(closed, t0).unwrap();
+        roller.name(closed, t0, true).unwrap();
         assert!(roller.spooling());
         assert_eq!(names(&archive.path().join("a")), ["_2026-11-22.0.jsonl"]);
         down.store(false, Ordering::Relaxed);
@@ -1614,5 +1683,109 @@ mod tests {
         let mut expected: Vec<String> = (0..50).map(|i| format!("id-{i}")).collect();
         expected.sort();
         assert_eq!(final_ids(archive.path()), expected);
+    }
+
+    /// The tokens taken from the roller, sorted.
+    fn durable(roller: &mut Roller<u64>) -> Vec<u64> {
+        let mut tokens: Vec<u64> = roller.take_durable().collect();
+        tokens.sort();
+        tokens
+    }
+
+    #[test]
+    fn tokens_are_durable_only_once_their_sync_is_confirmed() {
+        let (archive, spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let t0 = at("2026-11-22T12:00:00Z");
+        let (mut roller, _, gate) = flaky_roller(config(), archive.path(), spool.path(), t0);
+        gate.syncs.store(true, Ordering::Relaxed);
+        let second = |s: f64| t0 + chrono::Duration::milliseconds((s * 1000.0) as i64);
+        for i in 0..10 {
+            roller.write(&record(i, t0, "a"), i, t0).unwrap();
+        }
+        tick(&mut roller, second(1.0));
+        assert!(durable(&mut roller).is_empty(), "the sync has not ended");
+        // Written while the sync runs: not covered by it.
+        for i in 10..20 {
+            roller.write(&record(i, t0, "a"), i, second(1.0)).unwrap();
+        }
+        tick(&mut roller, second(1.5));
+        assert!(durable(&mut roller).is_empty());
+        gate.release();
+        tick(&mut roller, second(1.6));
+        assert_eq!(durable(&mut roller), (0..10).collect::<Vec<_>>());
+        // The next sync covers the rest.
+        tick(&mut roller, second(2.0));
+        assert!(durable(&mut roller).is_empty());
+        gate.release();
+        tick(&mut roller, second(2.1));
+        assert_eq!(durable(&mut roller), (10..20).collect::<Vec<_>>());
+        gate.syncs.store(false, Ordering::Relaxed);
+        close_all(&mut roller, second(2.1));
+        let mut expected: Vec<String> = (0..20).map(|i| format!("id-{i}")).collect();
+        expected.sort();
+        assert_eq!(final_ids(archive.path()), expected);
+    }
+
+    #[test]
+    fn a_sync_that_fails_after_more_writes_leaves_only_the_confirmed_bytes_to_salvage() {
+        // Records of about 160 bytes: more than a chunk in all.
+        const RECORDS: u64 = 10_000;
+        for gzip in [false, true] {
+            let (archive, spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            let t0 = at("2026-11-22T12:00:00Z");
+            // One file: a roll would wait for the held sync.
+            let cfg = RollConfig {
+                gzip,
+                max_size: 64 << 20,
+                ..config()
+            };
+            let (mut roller, down, gate) = flaky_roller(cfg, archive.path(), spool.path(), t0);
+            gate.syncs.store(true, Ordering::Relaxed);
+            let second = |s: f64| t0 + chrono::Duration::milliseconds((s * 1000.0) as i64);
+            for i in 0..10 {
+                roller.write(&record(i, t0, "a"), i, t0).unwrap();
+            }
+            tick(&mut roller, second(1.0));
+            gate.release();
+            tick(&mut roller, second(1.5));
+            assert_eq!(durable(&mut roller), (0..10).collect::<Vec<_>>());
+            for i in 10..20 {
+                roller.write(&record(i, t0, "a"), i, second(1.5)).unwrap();
+            }
+            // This sync covers records 10 to 19; the next ones are written while it runs (more
+            // than a chunk, so that they reach the file), and it fails: the file holds them
+            // all, of which only the first 10 are synced.
+            tick(&mut roller, second(2.5));
+            for i in 20..RECORDS {
+                roller.write(&record(i, t0, "a"), i, second(2.5)).unwrap();
+            }
+            down.store(true, Ordering::Relaxed);
+            gate.release();
+            down.store(false, Ordering::Relaxed);
+            gate.syncs.store(false, Ordering::Relaxed);
+            tick(&mut roller, second(2.6));
+            assert!(roller.spooling());
+            assert!(
+                durable(&mut roller).is_empty(),
+                "nothing past the failed sync is durable"
+            );
+            let stray = archive.path().join(format!(
+                "a/_2026-11-22.0.jsonl{}",
+                if gzip { ".gz" } else { "" }
+            ));
+            let held = recovery::complete_lines(&std::fs::read(&stray).unwrap(), gzip);
+            assert!(held.iter().filter(|&&b| b == b'\n').count() > 20);
+            // The probe finds the archive back: the spool file closes, the abandoned file is
+            // salvaged.
+            tick(&mut roller, second(13.0));
+            assert!(!roller.spooling(), "switched back after a probe");
+            close_all(&mut roller, second(13.0));
+            assert_eq!(durable(&mut roller), (10..RECORDS).collect::<Vec<_>>());
+            let spool_root = local(&spool.path().join("spool"));
+            import(spool_root.as_ref(), local(archive.path()).as_ref()).unwrap();
+            let mut expected: Vec<String> = (0..RECORDS).map(|i| format!("id-{i}")).collect();
+            expected.sort();
+            assert_eq!(final_ids(archive.path()), expected, "gzip: {gzip}");
+        }
     }
 }
