@@ -307,15 +307,15 @@ impl<T> OpenFile<T> {
         self.settle(durable)
     }
 
-    /// Completes and syncs a synced file, and starts closing it; the caller renames it once
-    /// the close has ended.
+    /// Completes a synced file (syncing the end of its gzip member), and starts closing it; the
+    /// caller renames it once the close has ended.
     fn finish(mut self) -> io::Result<Completion> {
-        self.push()?;
+        debug_assert!(self.written == self.synced && self.pending.len() == self.pushed);
         if let Some(gz) = self.gz.take() {
             let out = gz.finish()?;
             self.file.write(&out)?;
+            self.file.sync()?;
         }
-        self.file.sync()?;
         Ok(self.file.close_in_background())
     }
 }
