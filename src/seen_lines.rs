@@ -32,10 +32,7 @@ impl SeenLines {
 
     /// Adds a line not in yet.
     pub fn insert(&mut self, file: usize, lsn: u64) {
-        let lines = self
-            .0
-            .get_mut(file)
-            .expect("an index from SeenLines::file");
+        let lines = self.0.get_mut(file).expect("an index from SeenLines::file");
         lines.insert(lsn);
     }
 }

@@ -78,7 +78,8 @@ fn lines_sent_again_are_counted_once() {
     // 60 error lines and a critical one of a tailed file, then the same lines again, as ls-ship
     // re-sends what Kafka had not acknowledged: 120 errors in a minute if the copies counted.
     let line = |lsn: usize, ts: &str, level: &str| {
-        let origin = json!({"file": "/var/log/app.log", "fid": "f1", "lsn": lsn, "offset": lsn * 80});
+        let origin =
+            json!({"file": "/var/log/app.log", "fid": "f1", "lsn": lsn, "offset": lsn * 80});
         json!({"timestamp": ts, "log_level": level, "message": "failed", "source": "web",
                "origin": origin})
         .to_string()
@@ -92,7 +93,10 @@ fn lines_sent_again_are_counted_once() {
 
     let (alerts, stderr, code) = run_over_file(&["-v", "--lateness", "2m"], &input);
     assert_eq!(code, Some(0), "{stderr}");
-    let names: Vec<&str> = alerts.iter().map(|a| a["alert"].as_str().unwrap()).collect();
+    let names: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["alert"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["critical"], "{stderr}");
     assert!(stderr.contains("61 duplicates"), "{stderr}");
 }

@@ -36,8 +36,8 @@ use super::naming::{self, FileName, Serials};
 use super::recovery;
 use super::spool::{Abandoned, Spool};
 use super::target::{Closing, Target, TargetFile};
-use crate::seen_lines::SeenLines;
 use crate::record::{Category, RecordLine};
+use crate::seen_lines::SeenLines;
 
 /// Bytes handed to the target per write call.
 const CHUNK: usize = 1 << 20;
