@@ -1,5 +1,5 @@
 //! Per-file state keyed by file identity (`Origin::fid`), for the stages that look a tailed file
-//! up once per record: the acknowledgement tracker and ls-roll's record of archived lines.
+//! up once per record: the acknowledgement tracker and the lines seen (ls-roll, ls-watch).
 //!
 //! Consecutive records mostly come from one file, so the entry found last is compared before
 //! the map is hashed. Entries are never removed, and are addressed by a stable index.

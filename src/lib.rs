@@ -7,6 +7,8 @@
 //! - [`cli`]: exit codes, diagnostics, signals: what every binary shares.
 //! - [`lsn`]: the LSN store, each tailed file's last safe line (DESIGN.md §2).
 //! - [`ack`]: the contiguous-acknowledgement tracker that decides how far the LSN store advances.
+//! - [`seen_lines`]: the lines of tailed files a stage has taken in, to tell copies sent again.
+//! - [`fid_table`]: per-file state by file identity, shared by the two above.
 //! - [`tail`]: following files through rotation (ls-tail).
 //! - [`kafka`]: producing records to topics, and the consumer input every stage shares (ls-ship).
 //! - [`input`]: the record input of every consumer stage: stdin JSON lines or a Kafka group.
@@ -28,6 +30,7 @@ pub mod parse;
 pub mod record;
 pub mod recover;
 pub mod rules;
+pub mod seen_lines;
 pub mod tail;
 
 /// Every tool hands records between threads (a reader thread and the stage) and allocates a

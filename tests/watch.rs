@@ -74,6 +74,34 @@ fn default_rules_fire_on_101_errors_and_critical_records_but_not_on_100() {
 }
 
 #[test]
+fn lines_sent_again_are_counted_once() {
+    // 60 error lines and a critical one of a tailed file, then the same lines again, as ls-ship
+    // re-sends what Kafka had not acknowledged: 120 errors in a minute if the copies counted.
+    let line = |lsn: usize, ts: &str, level: &str| {
+        let origin =
+            json!({"file": "/var/log/app.log", "fid": "f1", "lsn": lsn, "offset": lsn * 80});
+        json!({"timestamp": ts, "log_level": level, "message": "failed", "source": "web",
+               "origin": origin})
+        .to_string()
+            + "\n"
+    };
+    let mut sent: String = (0..60)
+        .map(|i| line(i + 1, &format!("2026-11-22T10:00:{i:02}.000Z"), "ERROR"))
+        .collect();
+    sent.push_str(&line(61, "2026-11-22T10:00:59.500Z", "CRITICAL"));
+    let input = sent.repeat(2);
+
+    let (alerts, stderr, code) = run_over_file(&["-v", "--lateness", "2m"], &input);
+    assert_eq!(code, Some(0), "{stderr}");
+    let names: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["alert"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["critical"], "{stderr}");
+    assert!(stderr.contains("61 duplicates"), "{stderr}");
+}
+
+#[test]
 fn groups_and_rules_file() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.json");

@@ -9,6 +9,7 @@ it lives in the run's work directory, removed at the end.
 The records are what `ls-tail` makes of that corpus (with an `error` category for ERROR and
 above), so that every stage after ls-tail measures the same lines."""
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,3 +141,15 @@ def share(sample, needles):
         for line in file:
             hits += any(needle in line for needle in needles)
     return hits / sample.lines if sample.lines else 0.0
+
+
+def keyed(sample, path, field):
+    """`sample`'s JSON lines, each preceded by its record's `field` and a tab (kcat -K '\\t'), and
+    the first record: the input of a kcat that keys its messages as ls-ship does."""
+    first = None
+    with open(sample.path, "rb") as src, open(path, "wb") as out:
+        for line in src:
+            record = json.loads(line)
+            first = first or record
+            out.write(str(record.get(field, "")).encode() + b"\t" + line)
+    return Sample(Path(path), sample.bytes, sample.lines), first

@@ -218,11 +218,12 @@ fn main() -> ExitCode {
             watch::run_kafka(config, &args.input, &args.broker, &shutdown)?
         };
         log::info!(
-            "{} records, {} alerts, {} late, {} bad lines",
+            "{} records, {} alerts, {} late, {} bad lines, {} duplicates",
             summary.records,
             summary.alerts,
             summary.late,
-            summary.bad
+            summary.bad,
+            summary.duplicates
         );
         if summary.bad > 0 {
             log::warn!("skipped {} bad input lines in all", summary.bad);

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use crate::record::Record;
+use crate::seen_lines::SeenLines;
 
 use super::alert::{Alert, AlertState, AlertWindow};
 use super::rule::{GROUP_SEPARATOR, Rule, RuleKind, WindowKind};
@@ -411,6 +412,9 @@ pub struct Engine {
     /// Scratch space for group keys, reused for every record.
     key: String,
     late: u64,
+    /// The lines of tailed files fed: a copy sent again is counted once.
+    seen: SeenLines,
+    duplicates: u64,
     /// The watermark at which to evaluate next, so that recoveries and absences are decided as
     /// event time moves on, also without wall-clock ticks (backtests).
     next_evaluation: i64,
@@ -435,12 +439,23 @@ impl Engine {
                 .collect(),
             key: String::new(),
             late: 0,
+            seen: SeenLines::default(),
+            duplicates: 0,
             next_evaluation: i64::MIN,
         }
     }
 
-    /// Runs one record read at wall time `wall` through every rule.
+    /// Runs one record read at wall time `wall` through every rule; a copy of a line of a tailed
+    /// file fed already (same file identity and LSN) is only counted as a duplicate.
     pub fn feed(&mut self, record: &Record, wall: i64, alerts: &mut Vec<Alert>) {
+        if let Some(origin) = &record.origin {
+            let file = self.seen.file(&origin.fid);
+            if self.seen.contains(file, origin.lsn) {
+                self.duplicates += 1;
+                return;
+            }
+            self.seen.insert(file, origin.lsn);
+        }
         let placed = self.clock.place(event_nanos(&record.timestamp), wall);
         self.late += u64::from(placed.late);
         let at = At {
@@ -477,6 +492,11 @@ impl Engine {
     /// Records that arrived later than the out-of-order allowance.
     pub fn late(&self) -> u64 {
         self.late
+    }
+
+    /// Copies of lines fed already, not counted again.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
     }
 
     fn evaluate(&mut self, alerts: &mut Vec<Alert>) {
@@ -568,6 +588,52 @@ mod tests {
         assert_eq!(alerts[1].first, Some(3 * S));
         // Each alert names its own record, not those of the alerts before it.
         assert_eq!(alerts[1].samples, vec![format!("b@{}", 3 * S)]);
+    }
+
+    #[test]
+    fn a_line_sent_again_is_counted_once() {
+        let rules = vec![
+            critical_at(Level::Critical, None),
+            threshold_flag("ERROR+ >2 in 1m", None).unwrap(),
+        ];
+        // Copies arrive out of order: within the allowance, so that they are not late.
+        let allowance = Duration::from_secs(60);
+        let line = |lsn: u64, level| Record {
+            origin: Some(crate::record::Origin {
+                file: "/var/log/app.log".into(),
+                fid: "f1".into(),
+                lsn,
+                offset: lsn * 100,
+                crc: None,
+            }),
+            ..rec(lsn as i64 * S, level, "a")
+        };
+        // An error and a critical line, then the same two again (a shipper's re-send), between
+        // lines no rule counts.
+        let sent = [line(1, Level::Error), line(2, Level::Critical)];
+        let mut stream = sent.to_vec();
+        stream.push(line(3, Level::Info));
+        stream.extend(sent);
+        stream.push(line(4, Level::Info));
+
+        let mut engine = event_engine(rules.clone(), allowance, false);
+        let alerts = feed_all(&mut engine, &stream, WALL);
+        let names: Vec<&str> = alerts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["critical"]);
+        assert_eq!(engine.duplicates(), 2);
+
+        // Records that do not say which line they are all count: the copies raise the critical
+        // alert again and cross the threshold.
+        let anonymous: Vec<Record> = (stream.into_iter())
+            .map(|record| Record {
+                origin: None,
+                ..record
+            })
+            .collect();
+        let mut engine = event_engine(rules, allowance, false);
+        let alerts = feed_all(&mut engine, &anonymous, WALL);
+        assert_eq!(alerts.len(), 3);
+        assert_eq!(engine.duplicates(), 0);
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct Summary {
     pub records: u64,
     pub bad: u64,
     pub late: u64,
+    /// Records a rule had counted already (same id), not counted again.
+    pub duplicates: u64,
     pub alerts: u64,
     /// Alerts `--alerts-topic` could not deliver.
     pub undelivered: u64,
@@ -187,6 +189,7 @@ impl Outputs {
         }
         self.summary.bad = self.bad.count();
         self.summary.late = engine.late();
+        self.summary.duplicates = engine.duplicates();
         Ok(self.summary)
     }
 }
