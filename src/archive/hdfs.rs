@@ -1,21 +1,29 @@
 //! The HDFS target, through the hdfs-native client (no JVM): create, write, hsync, close,
 //! rename, list, and lease recovery for files a dead writer left open.
 //!
+//! A file being written is a task on the client's runtime that owns the block writer and runs
+//! the writes, hsyncs and the close in order, so that the caller encodes and queues the next
+//! bytes while the DataNode writes and fsyncs the previous ones (an hsync of tens of MiB waits
+//! for a disk, tens of milliseconds). What is queued is bounded in bytes: a full queue makes
+//! the caller wait. An hsync's result comes back later ([`TargetFile::start_sync`]), and only an
+//! hsync HDFS acknowledged makes bytes synced.
+//!
 //! Every call has a deadline (`--hdfs-timeout`): the client's block writer has none, and a
 //! DataNode that stops under it can block an hsync for good. A call that misses its deadline
-//! fails like any other HDFS error, and the roller abandons the file (see [`super::spool`]). Such
-//! a call may still take effect later, so:
+//! fails like any other HDFS error (a file's queued call, from when the task starts it), and
+//! the roller abandons the file (see [`super::spool`]). Such a call may still take effect
+//! later, so:
 //! - a late write or hsync cannot add records: the salvage of an abandoned file first recovers
-//!   its lease, which fences the dropped writer, and keeps only the bytes synced before the
-//!   failure;
+//!   its lease, which fences the dropped writer, and keeps only the bytes of acknowledged
+//!   hsyncs before the failure;
 //! - a namespace call (create, rename, delete) that missed its deadline keeps running in the
 //!   background, and [`Target::probe`] fails until HDFS has answered it one way or the other: so
 //!   ls-roll goes back to HDFS, and salvages, only once no late call can change a name any more.
 
 use std::future::Future;
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -23,9 +31,11 @@ use hdfs_native::client::IORuntime;
 use hdfs_native::file::FileWriter;
 use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
 use tokio::runtime::Runtime;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::target::{Closing, Target, TargetFile};
+use super::target::{Completion, Target, TargetFile};
 
 /// Lock file name in an HDFS root; `_`-prefixed so that Hadoop tools skip it.
 const LOCK_FILE: &str = "_ls-roll.lock";
@@ -35,6 +45,9 @@ const RECOVERY_WAIT: Duration = Duration::from_secs(90);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most bytes moved by one call, so that one deadline fits any file size.
 const PIECE: usize = 8 << 20;
+/// Bytes queued for a file's writer task at most: enough to keep the caller busy while an
+/// hsync waits for the DataNode's disk, little enough to bound the memory.
+const QUEUE_BYTES: usize = 32 << 20;
 
 fn io_error(err: HdfsError) -> io::Error {
     let kind = match &err {
@@ -63,12 +76,16 @@ impl Drop for Running {
     }
 }
 
+fn timed_out(what: &str, deadline: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("HDFS did not complete {what} within {deadline:?}"),
+    )
+}
+
 impl Calls {
     fn timed_out(&self, what: &str) -> io::Error {
-        io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("HDFS did not complete {what} within {:?}", self.deadline),
-        )
+        timed_out(what, self.deadline)
     }
 
     /// Waits for `call` until the deadline; a call that misses it is dropped.
@@ -101,24 +118,6 @@ impl Calls {
         let deadline = Instant::now() + self.deadline;
         self.join(what, &mut task, deadline)
             .unwrap_or_else(|| Err(self.timed_out(what)))
-    }
-
-    /// Starts `call` as a task; the returned wait gives its result, failing if it has not ended
-    /// within the deadline from now (the task is then stopped).
-    fn start<T: Send + 'static>(
-        &self,
-        what: &'static str,
-        call: impl Future<Output = hdfs_native::Result<T>> + Send + 'static,
-    ) -> impl FnOnce() -> io::Result<T> + Send + 'static {
-        let calls = self.clone();
-        let mut task = self.runtime.spawn(call);
-        let deadline = Instant::now() + self.deadline;
-        move || {
-            calls.join(what, &mut task, deadline).unwrap_or_else(|| {
-                task.abort();
-                Err(calls.timed_out(what))
-            })
-        }
     }
 
     /// Waits for a call running as `task` until `deadline`; `None` when it missed it (the task
@@ -214,69 +213,184 @@ impl HdfsTarget {
     }
 }
 
-/// A file being written. After a failed call its writer is in an unknown state (a write may
-/// have been cut half-way), so it refuses any further call: the roller abandons it.
+/// What a file's writer task does, in order.
+enum Command {
+    /// Writes the bytes; the permit holds their room in the queue until they are written.
+    Write(Vec<u8>, OwnedSemaphorePermit),
+    Sync(mpsc::Sender<io::Result<()>>),
+    Close(mpsc::Sender<io::Result<()>>),
+}
+
+/// A file being written: the handle of the task that writes it (see the module doc). After a
+/// failed call the writer is in an unknown state (a write may have been cut half-way), so the
+/// task refuses every later call: the roller abandons the file. Dropping the handle stops the
+/// task, so that an abandoned file is not written any further; a closing file's task ends by
+/// itself.
 struct HdfsFile {
-    writer: FileWriter,
+    commands: UnboundedSender<Command>,
+    /// Room in the queue, one permit per byte.
+    room: Arc<Semaphore>,
+    /// Why the task stopped, once a call failed.
+    failure: Arc<OnceLock<String>>,
     calls: Calls,
-    broken: bool,
+    /// The task, stopped when the handle is dropped; `None` once the file is closing.
+    task: Option<JoinHandle<()>>,
 }
 
 impl HdfsFile {
-    fn guard<T>(
-        &mut self,
-        what: &str,
-        call: impl FnOnce(&mut Self) -> io::Result<T>,
-    ) -> io::Result<T> {
-        if self.broken {
-            return Err(Self::refused(what));
+    /// Starts the task that writes with `writer`.
+    fn start(writer: FileWriter, calls: Calls) -> HdfsFile {
+        let (commands, queue) = unbounded_channel();
+        let failure = Arc::new(OnceLock::new());
+        let task =
+            (calls.runtime).spawn(run_writer(writer, queue, calls.deadline, failure.clone()));
+        HdfsFile {
+            commands,
+            room: Arc::new(Semaphore::new(QUEUE_BYTES)),
+            failure,
+            calls,
+            task: Some(task),
         }
-        let result = call(self);
-        self.broken = result.is_err();
-        result
     }
 
     /// The error of a call on a file whose earlier call failed.
-    fn refused(what: &str) -> io::Error {
-        io::Error::other(format!(
-            "cannot {what}: an earlier HDFS call on this file failed"
-        ))
+    fn refused(&self, what: &str) -> io::Error {
+        refused(what, self.failure.get().map_or("", String::as_str))
+    }
+
+    fn send(&self, what: &str, command: Command) -> io::Result<()> {
+        if self.failure.get().is_some() {
+            return Err(self.refused(what));
+        }
+        self.commands.send(command).map_err(|_| self.refused(what))
+    }
+
+    /// Queues `command` and gives the channel its reply comes back on.
+    fn request(
+        &self,
+        what: &str,
+        command: impl FnOnce(mpsc::Sender<io::Result<()>>) -> Command,
+    ) -> io::Result<mpsc::Receiver<io::Result<()>>> {
+        let (reply, result) = mpsc::channel();
+        self.send(what, command(reply))?;
+        Ok(result)
+    }
+}
+
+fn refused(what: &str, failure: &str) -> io::Error {
+    io::Error::other(format!(
+        "cannot {what}: an earlier HDFS call on this file failed: {failure}"
+    ))
+}
+
+impl Drop for HdfsFile {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Waits for a call of a file's task until `deadline`.
+async fn within<T>(
+    what: &str,
+    deadline: Duration,
+    call: impl Future<Output = hdfs_native::Result<T>>,
+) -> io::Result<T> {
+    match tokio::time::timeout(deadline, call).await {
+        Ok(result) => result.map_err(io_error),
+        Err(_) => Err(timed_out(what, deadline)),
+    }
+}
+
+/// The task of an [`HdfsFile`]: runs the commands in order, each within `deadline`; after a
+/// failure, answers every later command with a refusal.
+async fn run_writer(
+    mut writer: FileWriter,
+    mut queue: UnboundedReceiver<Command>,
+    deadline: Duration,
+    failure: Arc<OnceLock<String>>,
+) {
+    while let Some(command) = queue.recv().await {
+        let (what, result, reply) = match command {
+            Command::Write(bytes, _room) => {
+                let call = writer.write_bytes(bytes.into());
+                (
+                    "write",
+                    within("a write", deadline, call).await.map(drop),
+                    None,
+                )
+            }
+            Command::Sync(reply) => {
+                let result = within("an hsync", deadline, writer.hsync()).await;
+                ("hsync", result, Some(reply))
+            }
+            Command::Close(reply) => {
+                let result = within("a close", deadline, writer.close()).await;
+                ("close", result, Some(reply))
+            }
+        };
+        let failed = result.as_ref().err().map(|err| format!("{what}: {err}"));
+        if let Some(reply) = reply {
+            // The caller may have stopped waiting (an abandoned file).
+            let _ = reply.send(result);
+        }
+        if let Some(failed) = failed {
+            let _ = failure.set(failed);
+            break;
+        }
+    }
+    queue.close();
+    let failure = failure.get().map_or("", String::as_str);
+    while let Some(command) = queue.recv().await {
+        match command {
+            Command::Write(..) => {}
+            Command::Sync(reply) => drop(reply.send(Err(refused("hsync", failure)))),
+            Command::Close(reply) => drop(reply.send(Err(refused("close", failure)))),
+        }
     }
 }
 
 impl TargetFile for HdfsFile {
     fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        self.guard("write", |file| {
-            for piece in data.chunks(PIECE) {
-                let call = file.writer.write_bytes(piece.to_vec().into());
-                file.calls.wait("a write", call)?;
-            }
-            Ok(())
-        })
+        for piece in data.chunks(PIECE) {
+            let bytes = piece.len() as u32;
+            let room = match self.room.clone().try_acquire_many_owned(bytes) {
+                Ok(room) => room,
+                // The queue is full: wait for the task to write some of it (or to fail).
+                Err(_) => (self.calls.runtime)
+                    .block_on(self.room.clone().acquire_many_owned(bytes))
+                    .map_err(|_| self.refused("write"))?,
+            };
+            self.send("write", Command::Write(piece.to_vec(), room))?;
+        }
+        Ok(())
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.guard("hsync", |file| {
-            file.calls.wait("an hsync", file.writer.hsync())
-        })
+        self.start_sync().wait()
     }
 
-    fn close(mut self: Box<Self>) -> io::Result<()> {
-        self.guard("close", |file| {
-            file.calls.wait("a close", file.writer.close())
-        })
-    }
-
-    fn close_in_background(self: Box<Self>) -> Closing {
-        if self.broken {
-            return Closing::Done(Err(Self::refused("close")));
+    fn start_sync(&mut self) -> Completion {
+        match self.request("hsync", Command::Sync) {
+            Ok(result) => Completion::running(result),
+            Err(err) => Completion::done(Err(err)),
         }
-        let HdfsFile {
-            mut writer, calls, ..
-        } = *self;
-        Closing::Running(Box::new(
-            calls.start("a close", async move { writer.close().await }),
-        ))
+    }
+
+    fn close(self: Box<Self>) -> io::Result<()> {
+        self.close_in_background().wait()
+    }
+
+    fn close_in_background(mut self: Box<Self>) -> Completion {
+        match self.request("close", Command::Close) {
+            Ok(result) => {
+                // The task ends after the close (or its deadline): the handle may go.
+                self.task = None;
+                Completion::running(result)
+            }
+            Err(err) => Completion::done(Err(err)),
+        }
     }
 }
 
@@ -305,11 +419,7 @@ impl Target for HdfsTarget {
 
     fn create(&self, path: &str) -> io::Result<Box<dyn TargetFile>> {
         let writer = self.create_writer(&self.path(path))?;
-        Ok(Box::new(HdfsFile {
-            writer,
-            calls: self.calls.clone(),
-            broken: false,
-        }))
+        Ok(Box::new(HdfsFile::start(writer, self.calls.clone())))
     }
 
     fn rename(&self, from: &str, to: &str) -> io::Result<()> {

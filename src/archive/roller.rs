@@ -14,8 +14,11 @@
 //! closes.
 //!
 //! Durability: each caller token (an LSN ticket, a Kafka offset) comes back from
-//! [`Roller::take_durable`] only once its record is synced (fsync/hsync) — at the sync interval,
-//! when 32 MiB are pending, and on every roll.
+//! [`Roller::take_durable`] only once its record is synced (fsync/hsync). A file's sync starts at
+//! the sync interval, when 32 MiB are pending, and on every roll; the roller goes on writing
+//! while it runs (an HDFS hsync waits for the DataNode's disk) and learns on later writes and
+//! ticks that it has ended: only then do the tokens of the records it covers come back. A roll
+//! waits for its file's last sync, so closed files are wholly durable.
 //!
 //! A closed file keeps its in-progress name until the caller has committed every token of its
 //! records ([`Roller::take_closed`], then [`Roller::name`]): a crash in between leaves it to the
@@ -35,14 +38,18 @@ use flate2::write::GzEncoder;
 use super::naming::{self, FileName, Serials};
 use super::recovery;
 use super::spool::{Abandoned, Spool};
-use super::target::{Closing, Target, TargetFile};
+use super::target::{Completion, Target, TargetFile};
 use crate::record::{Category, RecordLine};
 use crate::seen_lines::SeenLines;
 
 /// Bytes handed to the target per write call.
 const CHUNK: usize = 1 << 20;
-/// Unsynced bytes per file that force a sync, which bounds the memory kept for rewriting them.
+/// Bytes per file written since the last sync started that make another one due, which bounds
+/// the memory kept for rewriting unsynced lines.
 const MAX_PENDING: usize = 32 << 20;
+/// Bytes per file written since the sync in flight started at which the roller waits for it to
+/// start the next: a file keeps the lines of at most two such spans for rewriting.
+const MAX_UNSYNCED: usize = 2 * MAX_PENDING;
 /// Open files at most (categories × dates): bounds memory, descriptors and HDFS leases when
 /// records of many dates arrive together.
 pub const MAX_OPEN_FILES: usize = 64;
@@ -115,7 +122,7 @@ pub struct Closed {
     place: Place,
     synced: u64,
     /// Its close, which goes on in the background (HDFS) until the file is named.
-    closing: Closing,
+    closing: Completion,
 }
 
 /// Which target a file lives on.
@@ -132,10 +139,13 @@ struct OpenFile<T> {
     gz: Option<GzEncoder<Vec<u8>>>,
     /// Bytes written to the target.
     written: u64,
-    /// Of those, bytes synced.
+    /// Of those, bytes whose sync the target confirmed.
     synced: u64,
+    /// The sync started and not confirmed yet.
+    syncing: Option<InFlight>,
     /// Encoded lines not written to the target yet; for an archive file with a spool to switch
-    /// to, every line since the last sync, kept to rewrite them there if the archive fails.
+    /// to, every line since the last confirmed sync, kept to rewrite them there if the archive
+    /// fails.
     pending: Vec<u8>,
     /// Of `pending`, bytes already written to the target.
     pushed: usize,
@@ -143,12 +153,31 @@ struct OpenFile<T> {
     /// archive file with a spool to switch to rewrites them; otherwise the buffer stays small
     /// (a chunk), in the cache.
     keep_unsynced: bool,
-    /// Bytes of the lines since the last sync, uncompressed.
+    /// Bytes of the lines since the last sync started, uncompressed.
     unsynced: usize,
+    /// The tokens of the records since the last confirmed sync.
     tokens: Vec<T>,
     opened: DateTime<Utc>,
     last_write: DateTime<Utc>,
+    /// When the last sync started.
     last_sync: DateTime<Utc>,
+}
+
+/// A sync of an [`OpenFile`] that may still be running, and what it covers.
+struct InFlight {
+    syncing: Completion,
+    covers: Watermark,
+}
+
+/// How far an [`OpenFile`] was when a sync started.
+#[derive(Debug, Clone, Copy)]
+struct Watermark {
+    /// Bytes written to the target.
+    written: u64,
+    /// Of `pending`, the bytes of the lines written.
+    lines: usize,
+    /// Of `tokens`, how many.
+    tokens: usize,
 }
 
 impl<T> OpenFile<T> {
@@ -193,8 +222,17 @@ impl<T> OpenFile<T> {
         Ok(())
     }
 
-    /// Makes everything written durable; moves the tokens that became durable to `durable`.
-    fn sync(&mut self, now: DateTime<Utc>, durable: &mut Vec<T>) -> io::Result<()> {
+    /// The bytes synced once the sync in flight, if any, is confirmed.
+    fn covered(&self) -> u64 {
+        self.syncing
+            .as_ref()
+            .map_or(self.synced, |sync| sync.covers.written)
+    }
+
+    /// Starts a sync of everything written, once the sync in flight has ended; the tokens it
+    /// covers move to `durable` when it is confirmed ([`OpenFile::poll_sync`]).
+    fn start_sync(&mut self, now: DateTime<Utc>, durable: &mut Vec<T>) -> io::Result<()> {
+        self.settle(durable)?;
         self.push()?;
         if let Some(gz) = &mut self.gz {
             // A sync flush ends the deflate stream on a byte boundary: the synced prefix of the
@@ -202,27 +240,82 @@ impl<T> OpenFile<T> {
             gz.flush()?;
             self.write_compressed()?;
         }
-        self.file.sync()?;
-        self.synced = self.written;
-        self.pending.clear();
-        self.pushed = 0;
+        self.syncing = Some(InFlight {
+            syncing: self.file.start_sync(),
+            covers: Watermark {
+                written: self.written,
+                lines: self.pending.len(),
+                tokens: self.tokens.len(),
+            },
+        });
         self.unsynced = 0;
         self.last_sync = now;
-        // Moved, not taken: both vectors keep their capacity, so that steady state allocates
-        // nothing.
-        durable.append(&mut self.tokens);
         Ok(())
     }
 
-    /// Completes and syncs a synced file, and starts closing it; the caller renames it once
-    /// the close has ended.
-    fn finish(mut self) -> io::Result<Closing> {
-        self.push()?;
+    /// Starts a sync that is due, unless one is in flight: the next one then starts when it is
+    /// due again after that one's confirmation, so that the roller does not wait for a sync
+    /// while it can keep writing (and the syncs of a slow target merge). It waits only once
+    /// [`MAX_UNSYNCED`] bytes were written since the sync in flight started.
+    fn sync_due(&mut self, now: DateTime<Utc>, durable: &mut Vec<T>) -> io::Result<()> {
+        self.poll_sync(durable)?;
+        if self.syncing.is_some() && self.unsynced < MAX_UNSYNCED {
+            return Ok(());
+        }
+        self.start_sync(now, durable)
+    }
+
+    /// Takes the result of the sync in flight, if it has ended.
+    fn poll_sync(&mut self, durable: &mut Vec<T>) -> io::Result<()> {
+        let Some(result) = self.syncing.as_mut().and_then(|sync| sync.syncing.poll()) else {
+            return Ok(());
+        };
+        let covers = self.syncing.take().expect("polled").covers;
+        result?;
+        self.confirm(covers, durable);
+        Ok(())
+    }
+
+    /// Waits for the sync in flight, if any.
+    fn settle(&mut self, durable: &mut Vec<T>) -> io::Result<()> {
+        let Some(InFlight {
+            mut syncing,
+            covers,
+        }) = self.syncing.take()
+        else {
+            return Ok(());
+        };
+        syncing.wait()?;
+        self.confirm(covers, durable);
+        Ok(())
+    }
+
+    /// Notes a confirmed sync: its bytes are synced, its lines need no rewriting, the tokens
+    /// of its records are durable.
+    fn confirm(&mut self, covers: Watermark, durable: &mut Vec<T>) {
+        self.synced = covers.written;
+        self.pending.drain(..covers.lines);
+        self.pushed -= covers.lines;
+        // Drained, not taken: both vectors keep their capacity, so that steady state allocates
+        // nothing.
+        durable.extend(self.tokens.drain(..covers.tokens));
+    }
+
+    /// Makes everything written durable; moves the tokens that became durable to `durable`.
+    fn sync(&mut self, now: DateTime<Utc>, durable: &mut Vec<T>) -> io::Result<()> {
+        self.start_sync(now, durable)?;
+        self.settle(durable)
+    }
+
+    /// Completes a synced file (syncing the end of its gzip member), and starts closing it; the
+    /// caller renames it once the close has ended.
+    fn finish(mut self) -> io::Result<Completion> {
+        debug_assert!(self.written == self.synced && self.pending.len() == self.pushed);
         if let Some(gz) = self.gz.take() {
             let out = gz.finish()?;
             self.file.write(&out)?;
+            self.file.sync()?;
         }
-        self.file.sync()?;
         Ok(self.file.close_in_background())
     }
 }
@@ -248,6 +341,8 @@ pub struct Roller<T> {
     /// The day of the last record routed: its first instant, the first of the next day, its date.
     routed_day: Option<(DateTime<Utc>, DateTime<Utc>, NaiveDate)>,
     closed: Vec<Closed>,
+    /// Files handed to [`Roller::name`] whose close has not ended yet.
+    naming: Vec<Closed>,
     stats: RollStats,
     _locks: Vec<Box<dyn Send>>,
 }
@@ -279,6 +374,7 @@ impl<T> Roller<T> {
             spare_buffers: Vec::new(),
             routed_day: None,
             closed: Vec::new(),
+            naming: Vec::new(),
             stats: RollStats::default(),
             _locks: locks,
         };
@@ -316,12 +412,25 @@ impl<T> Roller<T> {
         std::mem::take(&mut self.closed)
     }
 
-    /// Gives closed files their final names. A file the archive fails to rename is abandoned to
-    /// the spool (salvaged when the archive answers again) and the roller switches to the spool.
-    pub fn name(&mut self, files: Vec<Closed>, now: DateTime<Utc>) -> Result<()> {
+    /// Gives closed files their final names once their close has ended: with `wait`, waits for
+    /// every close; otherwise a file still closing is named by a later call or tick, so that
+    /// the writing goes on meanwhile. A file the archive fails to close or rename is abandoned
+    /// to the spool (salvaged when the archive answers again) and the roller switches to the
+    /// spool.
+    pub fn name(&mut self, files: Vec<Closed>, now: DateTime<Utc>, wait: bool) -> Result<()> {
+        self.naming.extend(files);
         let mut failure = Ok(());
-        for file in files {
-            if let Err(err) = file.closing.wait() {
+        for mut file in std::mem::take(&mut self.naming) {
+            let closed = if wait {
+                Some(file.closing.wait())
+            } else {
+                file.closing.poll()
+            };
+            let Some(closed) = closed else {
+                self.naming.push(file);
+                continue;
+            };
+            if let Err(err) = closed {
                 self.abandon_open(&file.category, file.name, file.place, file.synced);
                 if failure.is_ok() {
                     failure = Err(err);
@@ -458,19 +567,21 @@ impl<T> Roller<T> {
         file.last_write = now;
         if file.pending.len() - file.pushed >= CHUNK {
             file.push()?;
+            file.poll_sync(&mut self.durable)?;
         }
         if file.size() >= self.config.max_size {
             let key = key.clone();
             self.finalize(&key)?;
         } else if file.unsynced >= MAX_PENDING {
-            file.sync(now, &mut self.durable)?;
+            file.sync_due(now, &mut self.durable)?;
         }
         Ok(())
     }
 
     /// Runs the time-driven work due at `now`: day boundary, `--roll-every`, idle close, sync
-    /// interval, and probing the archive while spooling.
+    /// interval, naming the files whose close has ended, and probing the archive while spooling.
     pub fn tick(&mut self, now: DateTime<Utc>) -> Result<()> {
+        self.name(Vec::new(), now, false)?;
         let result = self.tick_files(now);
         self.retry_on_spool(now, result)?;
         if self.spool.as_ref().is_some_and(|s| s.probe_due(now)) {
@@ -514,10 +625,12 @@ impl<T> Roller<T> {
                     .is_some_and(|d| now >= file.last_write + d);
             if expired {
                 self.finalize(&key)?;
-            } else if now >= file.last_sync + self.config.sync_interval && file.size() > file.synced
-            {
-                let file = self.open.get_mut(&key).expect("listed");
-                file.sync(now, &mut self.durable)?;
+                continue;
+            }
+            let file = self.open.get_mut(&key).expect("listed");
+            file.poll_sync(&mut self.durable)?;
+            if now >= file.last_sync + self.config.sync_interval && file.size() > file.covered() {
+                file.sync_due(now, &mut self.durable)?;
             }
         }
         Ok(())
@@ -530,7 +643,9 @@ impl<T> Roller<T> {
                 self.day_over(key, f),
                 self.config.roll_every.map(|d| f.opened + d),
                 self.config.idle_close.map(|d| f.last_write + d),
-                (f.size() > f.synced).then(|| f.last_sync + self.config.sync_interval),
+                // A sync in flight is looked at on every tick: the next one waits for it.
+                (f.syncing.is_none() && f.size() > f.synced)
+                    .then(|| f.last_sync + self.config.sync_interval),
             ]
         });
         let probe = self.spool.as_ref().and_then(Spool::next_probe);
@@ -620,10 +735,11 @@ impl<T> Roller<T> {
                 .then(|| GzEncoder::new(Vec::with_capacity(CHUNK), Compression::fast())),
             written: 0,
             synced: 0,
+            syncing: None,
             pending: self
                 .spare_buffers
                 .pop()
-                .unwrap_or_else(|| Vec::with_capacity(MAX_PENDING + CHUNK)),
+                .unwrap_or_else(|| Vec::with_capacity(2 * MAX_UNSYNCED + CHUNK)),
             pushed: 0,
             keep_unsynced: place == Place::Archive && self.spool.is_some(),
             unsynced: 0,
@@ -680,9 +796,9 @@ impl<T> Roller<T> {
     }
 
     /// Switches to the spool after the archive failed with `err`: each open archive file is
-    /// abandoned at its last sync (its synced part is salvaged when the archive answers again)
-    /// and its unsynced records are rewritten into a spool file. So every record ends up in
-    /// exactly one final file.
+    /// abandoned at its last confirmed sync (its synced part is salvaged when the archive
+    /// answers again) and its other records, those of a sync still in flight too, are rewritten
+    /// into a spool file. So every record ends up in exactly one final file.
     fn fail_over(&mut self, now: DateTime<Utc>, err: io::Error) -> Result<()> {
         let Some(spool) = &mut self.spool else {
             return Err(anyhow::Error::new(err)
@@ -714,7 +830,7 @@ impl<T> Roller<T> {
                 .create(&key, Place::Spool, now)
                 .with_context(|| spool_failed.clone())?;
             file.pending = old.pending;
-            file.unsynced = old.unsynced;
+            file.unsynced = file.pending.len();
             file.tokens = old.tokens;
             file.opened = old.opened;
             file.last_write = old.last_write;
@@ -772,8 +888,8 @@ impl<T> Roller<T> {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex, mpsc};
 
     use chrono::TimeZone;
 
@@ -823,13 +939,13 @@ mod tests {
     fn tick(roller: &mut Roller<u64>, now: DateTime<Utc>) {
         roller.tick(now).unwrap();
         let closed = roller.take_closed();
-        roller.name(closed, now).unwrap();
+        roller.name(closed, now, true).unwrap();
     }
 
     fn close_all(roller: &mut Roller<u64>, now: DateTime<Utc>) {
         roller.close_all(now).unwrap();
         let closed = roller.take_closed();
-        roller.name(closed, now).unwrap();
+        roller.name(closed, now, true).unwrap();
     }
 
     fn names(dir: &Path) -> Vec<String> {
@@ -944,7 +1060,7 @@ mod tests {
         // Synced and closed, but its record's offset is not committed yet.
         assert_eq!(names(&dir.path().join("error")), ["_2026-11-22.0.jsonl"]);
         let closed = roller.take_closed();
-        roller.name(closed, now).unwrap();
+        roller.name(closed, now, true).unwrap();
         assert_eq!(names(&dir.path().join("error")), ["2026-11-22.0.jsonl"]);
     }
 
@@ -1035,7 +1151,7 @@ mod tests {
             roller.write(&record(day as u64, old, "a"), 0, t).unwrap();
         }
         let closed = roller.take_closed();
-        roller.name(closed, now).unwrap();
+        roller.name(closed, now, true).unwrap();
         let names = names(&dir.path().join("a"));
         assert_eq!(names.len(), MAX_OPEN_FILES + 1);
         assert_eq!(names[0], "2000-01-01.0.jsonl");
@@ -1200,11 +1316,43 @@ mod tests {
     struct Flaky {
         inner: LocalTarget,
         down: Arc<AtomicBool>,
+        gate: Arc<Gate>,
     }
 
     struct FlakyFile {
         inner: Box<dyn TargetFile>,
         down: Arc<AtomicBool>,
+        gate: Arc<Gate>,
+    }
+
+    /// A held call and where its result goes.
+    type HeldCall = (
+        mpsc::Sender<io::Result<()>>,
+        Box<dyn FnOnce() -> io::Result<()> + Send>,
+    );
+
+    /// Where the syncs and closes of a [`Flaky`] target's files wait while held, as an HDFS
+    /// hsync or close runs while the roller goes on, until the test releases them.
+    #[derive(Default)]
+    struct Gate {
+        syncs: AtomicBool,
+        closes: AtomicBool,
+        held: Mutex<Vec<HeldCall>>,
+    }
+
+    impl Gate {
+        fn hold(&self, call: impl FnOnce() -> io::Result<()> + Send + 'static) -> Completion {
+            let (sender, result) = mpsc::channel();
+            self.held.lock().unwrap().push((sender, Box::new(call)));
+            Completion::running(result)
+        }
+
+        /// Ends the held calls, in order; a call fails if the target is down by then.
+        fn release(&self) {
+            for (sender, call) in self.held.lock().unwrap().drain(..) {
+                sender.send(call()).unwrap();
+            }
+        }
     }
 
     fn check(down: &AtomicBool) -> io::Result<()> {
@@ -1224,13 +1372,24 @@ mod tests {
             check(&self.down)?;
             self.inner.sync()
         }
+        fn start_sync(&mut self) -> Completion {
+            if !self.gate.syncs.load(Ordering::Relaxed) {
+                return Completion::done(self.sync());
+            }
+            // The bytes are in the file already; the held sync only says whether it worked.
+            let down = self.down.clone();
+            self.gate.hold(move || check(&down))
+        }
         fn close(self: Box<Self>) -> io::Result<()> {
             check(&self.down)?;
             self.inner.close()
         }
-        // As HDFS's: the close ends when waited for, and fails if the target went down by then.
-        fn close_in_background(self: Box<Self>) -> Closing {
-            Closing::Running(Box::new(move || self.close()))
+        fn close_in_background(self: Box<Self>) -> Completion {
+            if !self.gate.closes.load(Ordering::Relaxed) {
+                return Completion::done(self.close());
+            }
+            let gate = self.gate.clone();
+            gate.hold(move || self.close())
         }
     }
 
@@ -1244,6 +1403,7 @@ mod tests {
             Ok(Box::new(FlakyFile {
                 inner,
                 down: self.down.clone(),
+                gate: self.gate.clone(),
             }))
         }
         fn rename(&self, from: &str, to: &str) -> io::Result<()> {
@@ -1274,18 +1434,20 @@ mod tests {
         }
     }
 
-    /// A roller on a local archive that fails while `down` is set, with a spool (alerts in
-    /// `spool/alerts.jsonl`) probed every 10 s.
+    /// A roller on a local archive that fails while `down` is set and holds syncs and closes
+    /// at its gate, with a spool (alerts in `spool/alerts.jsonl`) probed every 10 s.
     fn flaky_roller(
         cfg: RollConfig,
         archive: &Path,
         spool: &Path,
         now: DateTime<Utc>,
-    ) -> (Roller<u64>, Arc<AtomicBool>) {
+    ) -> (Roller<u64>, Arc<AtomicBool>, Arc<Gate>) {
         let down = Arc::new(AtomicBool::new(false));
+        let gate = Arc::new(Gate::default());
         let flaky = Flaky {
             inner: LocalTarget::new(archive.into()).unwrap(),
             down: down.clone(),
+            gate: gate.clone(),
         };
         let spool_target = Spool::new(
             local(&spool.join("spool")),
@@ -1295,7 +1457,7 @@ mod tests {
             chrono::Duration::seconds(10),
         );
         let roller = Roller::open(cfg, Box::new(flaky), Some(spool_target), now).unwrap();
-        (roller, down)
+        (roller, down, gate)
     }
 
     #[test]
@@ -1305,7 +1467,7 @@ mod tests {
             let alerts = spool.path().join("alerts.jsonl");
             let t0 = at("2026-11-22T12:00:00Z");
             let cfg = RollConfig { gzip, ..config() };
-            let (mut roller, down) = flaky_roller(cfg, archive.path(), spool.path(), t0);
+            let (mut roller, down, _) = flaky_roller(cfg, archive.path(), spool.path(), t0);
             let mut now = t0;
             for i in 0..300u64 {
                 now = t0 + chrono::Duration::milliseconds(100 * i as i64);
@@ -1357,16 +1519,18 @@ mod tests {
     fn a_close_that_fails_before_its_file_is_named_leaves_the_file_to_salvage() {
         let (archive, spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let t0 = at("2026-11-22T12:00:00Z");
-        let (mut roller, down) = flaky_roller(config(), archive.path(), spool.path(), t0);
+        let (mut roller, down, gate) = flaky_roller(config(), archive.path(), spool.path(), t0);
         for i in 0..50u64 {
             roller.write(&record(i, t0, "a"), i, t0).unwrap();
         }
         // Synced and closing; the target goes down before the close ends.
+        gate.closes.store(true, Ordering::Relaxed);
         roller.close_all(t0).unwrap();
         assert_eq!(roller.take_durable().count(), 50);
         down.store(true, Ordering::Relaxed);
+        gate.release();
         let closed = roller.take_closed();
-        roller.name(closed, t0).unwrap();
+        roller.name(closed, t0, true).unwrap();
         assert!(roller.spooling());
         assert_eq!(names(&archive.path().join("a")), ["_2026-11-22.0.jsonl"]);
         down.store(false, Ordering::Relaxed);
@@ -1382,5 +1546,109 @@ mod tests {
         let mut expected: Vec<String> = (0..50).map(|i| format!("id-{i}")).collect();
         expected.sort();
         assert_eq!(final_ids(archive.path()), expected);
+    }
+
+    /// The tokens taken from the roller, sorted.
+    fn durable(roller: &mut Roller<u64>) -> Vec<u64> {
+        let mut tokens: Vec<u64> = roller.take_durable().collect();
+        tokens.sort();
+        tokens
+    }
+
+    #[test]
+    fn tokens_are_durable_only_once_their_sync_is_confirmed() {
+        let (archive, spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let t0 = at("2026-11-22T12:00:00Z");
+        let (mut roller, _, gate) = flaky_roller(config(), archive.path(), spool.path(), t0);
+        gate.syncs.store(true, Ordering::Relaxed);
+        let second = |s: f64| t0 + chrono::Duration::milliseconds((s * 1000.0) as i64);
+        for i in 0..10 {
+            roller.write(&record(i, t0, "a"), i, t0).unwrap();
+        }
+        tick(&mut roller, second(1.0));
+        assert!(durable(&mut roller).is_empty(), "the sync has not ended");
+        // Written while the sync runs: not covered by it.
+        for i in 10..20 {
+            roller.write(&record(i, t0, "a"), i, second(1.0)).unwrap();
+        }
+        tick(&mut roller, second(1.5));
+        assert!(durable(&mut roller).is_empty());
+        gate.release();
+        tick(&mut roller, second(1.6));
+        assert_eq!(durable(&mut roller), (0..10).collect::<Vec<_>>());
+        // The next sync covers the rest.
+        tick(&mut roller, second(2.0));
+        assert!(durable(&mut roller).is_empty());
+        gate.release();
+        tick(&mut roller, second(2.1));
+        assert_eq!(durable(&mut roller), (10..20).collect::<Vec<_>>());
+        gate.syncs.store(false, Ordering::Relaxed);
+        close_all(&mut roller, second(2.1));
+        let mut expected: Vec<String> = (0..20).map(|i| format!("id-{i}")).collect();
+        expected.sort();
+        assert_eq!(final_ids(archive.path()), expected);
+    }
+
+    #[test]
+    fn a_sync_that_fails_after_more_writes_leaves_only_the_confirmed_bytes_to_salvage() {
+        // Records of about 160 bytes: more than a chunk in all.
+        const RECORDS: u64 = 10_000;
+        for gzip in [false, true] {
+            let (archive, spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            let t0 = at("2026-11-22T12:00:00Z");
+            // One file: a roll would wait for the held sync.
+            let cfg = RollConfig {
+                gzip,
+                max_size: 64 << 20,
+                ..config()
+            };
+            let (mut roller, down, gate) = flaky_roller(cfg, archive.path(), spool.path(), t0);
+            gate.syncs.store(true, Ordering::Relaxed);
+            let second = |s: f64| t0 + chrono::Duration::milliseconds((s * 1000.0) as i64);
+            for i in 0..10 {
+                roller.write(&record(i, t0, "a"), i, t0).unwrap();
+            }
+            tick(&mut roller, second(1.0));
+            gate.release();
+            tick(&mut roller, second(1.5));
+            assert_eq!(durable(&mut roller), (0..10).collect::<Vec<_>>());
+            for i in 10..20 {
+                roller.write(&record(i, t0, "a"), i, second(1.5)).unwrap();
+            }
+            // This sync covers records 10 to 19; the next ones are written while it runs (more
+            // than a chunk, so that they reach the file), and it fails: the file holds them
+            // all, of which only the first 10 are synced.
+            tick(&mut roller, second(2.5));
+            for i in 20..RECORDS {
+                roller.write(&record(i, t0, "a"), i, second(2.5)).unwrap();
+            }
+            down.store(true, Ordering::Relaxed);
+            gate.release();
+            down.store(false, Ordering::Relaxed);
+            gate.syncs.store(false, Ordering::Relaxed);
+            tick(&mut roller, second(2.6));
+            assert!(roller.spooling());
+            assert!(
+                durable(&mut roller).is_empty(),
+                "nothing past the failed sync is durable"
+            );
+            let stray = archive.path().join(format!(
+                "a/_2026-11-22.0.jsonl{}",
+                if gzip { ".gz" } else { "" }
+            ));
+            let held = recovery::complete_lines(&std::fs::read(&stray).unwrap(), gzip);
+            assert!(held.iter().filter(|&&b| b == b'\n').count() > 20);
+            // The probe finds the archive back: the spool file closes, the abandoned file is
+            // salvaged.
+            tick(&mut roller, second(13.0));
+            assert!(!roller.spooling(), "switched back after a probe");
+            close_all(&mut roller, second(13.0));
+            assert_eq!(durable(&mut roller), (10..RECORDS).collect::<Vec<_>>());
+            let spool_root = local(&spool.path().join("spool"));
+            import(spool_root.as_ref(), local(archive.path()).as_ref()).unwrap();
+            let mut expected: Vec<String> = (0..RECORDS).map(|i| format!("id-{i}")).collect();
+            expected.sort();
+            assert_eq!(final_ids(archive.path()), expected, "gzip: {gzip}");
+        }
     }
 }

@@ -128,10 +128,13 @@ impl Progress {
                 }
                 Err(err) => return Err(err),
             }
+            let mut files = Vec::new();
             while due(&self.unnamed, self.pending.first) {
-                let (_, files) = self.unnamed.pop_front().expect("due");
-                roller.name(files, Utc::now())?;
+                files.extend(self.unnamed.pop_front().expect("due").1);
             }
+            // At the end, every close is waited for; before, a file still closing is named by
+            // a later tick.
+            roller.name(files, Utc::now(), wait)?;
         } else if !ready.is_empty() {
             input.commit(&ready)?;
             self.unconfirmed.merge(ready);

@@ -1,10 +1,13 @@
 //! Where archive files go: a small interface over a local directory and HDFS, so that the
 //! roller, the spool and ls-recover's import work the same on both.
 //!
-//! Paths are relative to the target's root (`<category>/<name>`). Every operation is blocking;
-//! the HDFS client runs its own runtime, and every HDFS call has a deadline.
+//! Paths are relative to the target's root (`<category>/<name>`). Every operation is blocking,
+//! except that a file's sync and close may go on while the caller does other work
+//! ([`TargetFile::start_sync`], [`TargetFile::close_in_background`]); the HDFS client runs its
+//! own runtime, and every HDFS call has a deadline.
 
 use std::io;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -17,39 +20,59 @@ pub trait TargetFile: Send {
     fn write(&mut self, data: &[u8]) -> io::Result<()>;
     /// Makes everything written so far durable (fsync / hsync).
     fn sync(&mut self) -> io::Result<()>;
+    /// Starts making everything written so far durable, which may go on while the caller writes
+    /// more: an HDFS hsync waits for the DataNode's fsync. The bytes written before the call are
+    /// durable once the returned [`Completion`] says so, and not before. Synced at once unless
+    /// the target says otherwise.
+    fn start_sync(&mut self) -> Completion {
+        Completion::done(self.sync())
+    }
     /// Closes the file; it must have been synced for its content to be durable.
     fn close(self: Box<Self>) -> io::Result<()>;
     /// Starts closing the file, which may go on while the caller does other work: an HDFS close
     /// waits for the NameNode to learn of the last block, often half a second. Closed at once
     /// unless the target says otherwise.
-    fn close_in_background(self: Box<Self>) -> Closing {
-        Closing::Done(self.close())
+    fn close_in_background(self: Box<Self>) -> Completion {
+        Completion::done(self.close())
     }
 }
 
-/// A close that may still be running ([`TargetFile::close_in_background`]).
-pub enum Closing {
-    Done(io::Result<()>),
-    /// Waits for the close and gives its result.
-    Running(Box<dyn FnOnce() -> io::Result<()> + Send>),
-}
+/// A sync or a close that may still be running ([`TargetFile::start_sync`],
+/// [`TargetFile::close_in_background`]): its result comes over a channel, and a sender dropped
+/// without an answer (its writer stopped) is a failure.
+#[derive(Debug)]
+pub struct Completion(mpsc::Receiver<io::Result<()>>);
 
-impl Closing {
-    /// The close's result, once it has ended (or missed its deadline).
-    pub fn wait(self) -> io::Result<()> {
-        match self {
-            Closing::Done(result) => result,
-            Closing::Running(wait) => wait(),
+impl Completion {
+    /// A call that has already ended with `result`.
+    pub fn done(result: io::Result<()>) -> Completion {
+        let (sender, receiver) = mpsc::channel();
+        sender.send(result).expect("the receiver is here");
+        Completion(receiver)
+    }
+
+    /// A call whose result the other end of `result` sends.
+    pub fn running(result: mpsc::Receiver<io::Result<()>>) -> Completion {
+        Completion(result)
+    }
+
+    /// The call's result if it has ended, without waiting; `None` while it runs. Once it has
+    /// given the result, the completion is spent.
+    pub fn poll(&mut self) -> Option<io::Result<()>> {
+        match self.0.try_recv() {
+            Ok(result) => Some(result),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => Some(Err(Self::stopped())),
         }
     }
-}
 
-impl std::fmt::Debug for Closing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Closing::Done(result) => f.debug_tuple("Done").field(result).finish(),
-            Closing::Running(_) => f.write_str("Running"),
-        }
+    /// Waits for the call's result; the completion is then spent.
+    pub fn wait(&mut self) -> io::Result<()> {
+        self.0.recv().unwrap_or_else(|_| Err(Self::stopped()))
+    }
+
+    fn stopped() -> io::Error {
+        io::Error::other("the file's writer stopped before the call ended")
     }
 }
 
