@@ -52,7 +52,8 @@ pub struct Summary {
     pub records: u64,
     pub bad: u64,
     pub late: u64,
-    /// Records a rule had counted already (same id), not counted again.
+    /// Copies of lines of tailed files taken in already (same file identity and LSN), not
+    /// counted again.
     pub duplicates: u64,
     pub alerts: u64,
     /// Alerts `--alerts-topic` could not deliver.
