@@ -95,11 +95,7 @@ impl Calls {
         call: impl Future<Output = hdfs_native::Result<T>>,
     ) -> io::Result<T> {
         // The timer is made inside the runtime, whose clock it needs.
-        let bounded = async { tokio::time::timeout(self.deadline, call).await };
-        match self.runtime.block_on(bounded) {
-            Ok(result) => result.map_err(io_error),
-            Err(_) => Err(self.timed_out(what)),
-        }
+        self.runtime.block_on(within(what, self.deadline, call))
     }
 
     /// Runs a namespace call as a task of its own, which goes on after a missed deadline until
@@ -291,7 +287,7 @@ impl Drop for HdfsFile {
     }
 }
 
-/// Waits for a call of a file's task until `deadline`.
+/// Waits for `call` until `deadline`, which fails it like an HDFS error.
 async fn within<T>(
     what: &str,
     deadline: Duration,
