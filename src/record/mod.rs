@@ -4,6 +4,7 @@
 //! [`write`] turns records into JSON lines quickly; [`read`] is the tolerant reader that counts and
 //! reports bad lines instead of stopping.
 
+mod classify;
 pub mod level;
 pub mod read;
 mod scan;

@@ -4,15 +4,14 @@
 //! visitor machinery and in scanning strings a byte at a time. Lines that stages hand each
 //! other are almost always simple: one object, string and number values, one nested `origin`
 //! object, no control characters, no `\u` escapes. [`scan`] reads exactly those, finding string
-//! ends with `memchr`, and gives up (`None`) on anything else: nested extras, exponents,
+//! ends from the line's byte classes ([`classify`](super::classify)), and gives up (`None`) on anything else: nested extras, exponents,
 //! duplicate keys, a field of the wrong type, escapes in a routing field, a malformed line. The
 //! caller then reads the line with serde_json, which decides, and says what is wrong. So the
 //! fast path never accepts a line that serde_json would refuse, nor reads one differently (a
 //! property test checks both against serde_json).
 
-use memchr::memchr2;
-
 use super::Origin;
+use super::classify::{BLOCK, Classes, classify};
 
 /// The fields of a line the fast path read.
 pub(super) struct Scanned<'a> {
@@ -28,12 +27,7 @@ pub(super) struct Scanned<'a> {
 
 /// Reads `line` if it is a simple record object; `None` leaves it to serde_json.
 pub(super) fn scan(line: &str) -> Option<Scanned<'_>> {
-    // JSON forbids raw control characters in strings; tabs and carriage returns outside
-    // them are rare enough to leave to serde_json. The fold has no early exit, so it vectorizes.
-    if line.bytes().fold(false, |control, b| control | (b < 0x20)) {
-        return None;
-    }
-    let mut cursor = Cursor { line, pos: 0 };
+    let mut cursor = Cursor::new(line);
     let mut scanned = Scanned {
         timestamp: None,
         log_level: None,
@@ -77,9 +71,49 @@ fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
 struct Cursor<'a> {
     line: &'a str,
     pos: usize,
+    /// Where the block that `classes` describes starts.
+    block: usize,
+    classes: Classes,
 }
 
 impl<'a> Cursor<'a> {
+    fn new(line: &'a str) -> Self {
+        Cursor {
+            line,
+            pos: 0,
+            block: 0,
+            classes: classify(line.as_bytes()),
+        }
+    }
+
+    /// Where the plain text of a string that runs from the cursor ends: the first `"` or `\\`.
+    /// `None` at the line's end, or when a control byte comes first: JSON forbids them raw in a
+    /// string (tabs and carriage returns between tokens, rare, are refused by the grammar and
+    /// left to serde_json too).
+    fn plain_text_end(&mut self) -> Option<usize> {
+        let mut from = self.pos;
+        loop {
+            if (self.block..self.block + BLOCK).contains(&from) {
+                let shift = from - self.block;
+                let specials = self.classes.specials >> shift;
+                let controls = self.classes.controls >> shift;
+                if specials != 0 {
+                    let end = specials.trailing_zeros();
+                    return (controls & ((1 << end) - 1) == 0).then(|| from + end as usize);
+                }
+                if controls != 0 {
+                    return None;
+                }
+                from = self.block + BLOCK;
+            }
+            if from >= self.line.len() {
+                return None;
+            }
+            self.block = from;
+            self.classes = classify(&self.bytes()[from..]);
+        }
+    }
+
     fn bytes(&self) -> &'a [u8] {
         self.line.as_bytes()
     }
@@ -117,7 +151,7 @@ impl<'a> Cursor<'a> {
         let start = self.pos;
         let mut escaped = false;
         loop {
-            self.pos += memchr2(b'"', b'\\', &self.bytes()[self.pos..])?;
+            self.pos = self.plain_text_end()?;
             if self.bytes()[self.pos] == b'"' {
                 self.pos += 1;
                 return Some((&self.line[start..self.pos - 1], escaped));
