@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 
 use crate::fid_table::FidTable;
 use crate::lsn::Position;
-use crate::record::Origin;
+use crate::record::{Origin, OriginRef};
 
 /// A handle for one tracked record, to acknowledge it later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,16 +64,16 @@ impl AckTracker {
 
     /// Starts tracking a record read from `origin`. Records of one file must be tracked in the
     /// order they were read.
-    pub fn track(&mut self, origin: &Origin) -> Ticket {
+    pub fn track(&mut self, origin: OriginRef<'_>) -> Ticket {
         let file = self.files.index(&origin.fid);
         let acks = self.files.get_mut(file).expect("just indexed");
         let seq = acks.base + acks.pending.len() as u64;
         if acks
             .paths
             .back()
-            .is_none_or(|(_, path)| *path != origin.file)
+            .is_none_or(|(_, path)| path != origin.file)
         {
-            acks.paths.push_back((seq, origin.file.clone()));
+            acks.paths.push_back((seq, origin.file.to_string()));
         }
         let line = Line {
             lsn: origin.lsn,
@@ -166,8 +166,10 @@ mod tests {
     #[test]
     fn advances_only_over_contiguous_acknowledged_lines() {
         let mut tracker = AckTracker::new();
-        let a: Vec<Ticket> = (1..=4).map(|l| tracker.track(&origin("a", l))).collect();
-        let b1 = tracker.track(&origin("b", 7));
+        let a: Vec<Ticket> = (1..=4)
+            .map(|l| tracker.track(origin("a", l).borrowed()))
+            .collect();
+        let b1 = tracker.track(origin("b", 7).borrowed());
         assert_eq!(tracker.in_flight(), 5);
 
         tracker.ack(a[1]);
@@ -200,11 +202,11 @@ mod tests {
             ..origin("a", lsn)
         };
         let tickets = [
-            tracker.track(&origin("a", 1)),
-            tracker.track(&origin("b", 1)),
-            tracker.track(&origin("a", 2)),
-            tracker.track(&renamed(3)),
-            tracker.track(&renamed(4)),
+            tracker.track(origin("a", 1).borrowed()),
+            tracker.track(origin("b", 1).borrowed()),
+            tracker.track(origin("a", 2).borrowed()),
+            tracker.track(renamed(3).borrowed()),
+            tracker.track(renamed(4).borrowed()),
         ];
         let files = |moved: Vec<Position>| -> Vec<(String, u64)> {
             moved.into_iter().map(|p| (p.file, p.lsn)).collect()
@@ -215,7 +217,7 @@ mod tests {
         assert_eq!(files(tracker.take_advanced()), [("/logs/a".into(), 2)]);
         tracker.ack(tickets[3]);
         assert_eq!(files(tracker.take_advanced()), [("/logs/a.1".into(), 4)]);
-        let after = tracker.track(&origin("a", 5));
+        let after = tracker.track(origin("a", 5).borrowed());
         tracker.ack(after);
         assert_eq!(files(tracker.take_advanced()), [("/logs/a".into(), 5)]);
     }

@@ -491,7 +491,7 @@ impl<T> Roller<T> {
     /// Appends a record; `token` comes back from [`Roller::take_durable`] once it is synced.
     pub fn write(&mut self, record: &RecordLine, token: T, now: DateTime<Utc>) -> Result<()> {
         let recovered = !self.recovered_ids.is_empty() && self.recovered_ids.contains(record.id());
-        let line = (record.origin.as_ref()).map(|o| (self.archived_lines.file(&o.fid), o.lsn));
+        let line = (record.origin()).map(|o| (self.archived_lines.file(o.fid), o.lsn));
         if recovered || line.is_some_and(|(file, lsn)| self.archived_lines.contains(file, lsn)) {
             self.stats.duplicates += 1;
             self.durable.push(token);

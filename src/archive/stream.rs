@@ -171,7 +171,7 @@ pub fn roll_stream(
                 let now = Utc::now();
                 for record in &batch.records {
                     // Positions are tracked only for an LSN store to advance.
-                    let ticket = match (&progress.lsn, &record.origin) {
+                    let ticket = match (&progress.lsn, record.origin()) {
                         (Some(_), Some(origin)) => Some(progress.tracker.track(origin)),
                         _ => None,
                     };

@@ -314,7 +314,7 @@ impl Shipper {
 
     /// Hands one record to the producer, waiting while its queue is full.
     fn send(&mut self, record: &RecordLine) -> Result<()> {
-        let ticket = match (&self.lsn, &record.origin) {
+        let ticket = match (&self.lsn, record.origin()) {
             (Some(_), Some(origin)) => Some(self.tracker.track(origin)),
             _ => None,
         };
@@ -323,7 +323,7 @@ impl Shipper {
             key: "id",
             value: Some(record.id().as_bytes()),
         });
-        if let Some(origin) = &record.origin {
+        if let Some(origin) = record.origin() {
             self.origin_header.clear();
             write_origin(origin, &mut self.origin_header);
             headers = headers.insert(Header {

@@ -143,7 +143,7 @@ pub async fn run(
             let tickets = records
                 .iter()
                 .filter_map(|r| r.origin.as_ref())
-                .map(|origin| books.tracker.track(origin))
+                .map(|origin| books.tracker.track(origin.borrowed()))
                 .collect();
             let token = std::mem::take(&mut pending_token);
             let progress: Vec<Progress> = match &options.group {

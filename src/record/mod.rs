@@ -73,6 +73,41 @@ pub struct Origin {
     pub crc: Option<u32>,
 }
 
+impl Origin {
+    pub fn borrowed(&self) -> OriginRef<'_> {
+        OriginRef {
+            file: &self.file,
+            fid: &self.fid,
+            lsn: self.lsn,
+            offset: self.offset,
+            crc: self.crc,
+        }
+    }
+}
+
+/// An [`Origin`] whose strings are borrowed: what a [`RecordLine`] hands out without copying
+/// them out of its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OriginRef<'a> {
+    pub file: &'a str,
+    pub fid: &'a str,
+    pub lsn: u64,
+    pub offset: u64,
+    pub crc: Option<u32>,
+}
+
+impl OriginRef<'_> {
+    pub fn into_owned(self) -> Origin {
+        Origin {
+            file: self.file.to_string(),
+            fid: self.fid.to_string(),
+            lsn: self.lsn,
+            offset: self.offset,
+            crc: self.crc,
+        }
+    }
+}
+
 /// The names of the fields every record has; all other keys of a record object are extras.
 pub const CORE_FIELDS: [&str; 7] = [
     "timestamp",

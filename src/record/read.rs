@@ -22,8 +22,8 @@ use serde_json::{Map, Value};
 
 use super::scan::{self, Scanned};
 use super::{
-    Category, Level, Origin, Record, format_timestamp, parse_normal_millis, parse_timestamp,
-    write_record,
+    Category, Level, Origin, OriginRef, Record, format_timestamp, parse_normal_millis,
+    parse_timestamp, write_record,
 };
 
 /// Longest line accepted by default: 8 MiB. Longer lines are skipped and counted, never buffered.
@@ -269,7 +269,7 @@ pub fn parse_record(line: &[u8]) -> Result<Record, BadLineKind> {
         source: checked.source.into_owned(),
         category: Category::new(&checked.category).expect("checked"),
         id: checked.id.into_owned(),
-        origin: checked.origin,
+        origin: checked.origin.map(WireOrigin::into_owned),
         extra: checked.extra,
     })
 }
@@ -288,7 +288,18 @@ pub struct RecordLine {
     source: Range<usize>,
     category: Range<usize>,
     pub timestamp: DateTime<Utc>,
-    pub origin: Option<Origin>,
+    origin: Option<OriginSpans>,
+}
+
+/// Where a [`RecordLine`]'s origin is: its strings as spans of the line's text, like the other
+/// routing fields.
+#[derive(Debug, Clone, PartialEq)]
+struct OriginSpans {
+    file: Range<usize>,
+    fid: Range<usize>,
+    lsn: u64,
+    offset: u64,
+    crc: Option<u32>,
 }
 
 impl RecordLine {
@@ -321,6 +332,13 @@ impl RecordLine {
             span(&checked.source),
             span(&checked.category),
         );
+        let origin = checked.origin.map(|origin| OriginSpans {
+            file: span(&origin.file),
+            fid: span(&origin.fid),
+            lsn: origin.lsn,
+            offset: origin.offset,
+            crc: origin.crc,
+        });
         Ok(RecordLine {
             buf,
             json_len: line.len(),
@@ -328,7 +346,7 @@ impl RecordLine {
             source,
             category,
             timestamp: checked.timestamp,
-            origin: checked.origin,
+            origin,
         })
     }
 
@@ -351,6 +369,16 @@ impl RecordLine {
     /// The category, valid (see [`Category`]).
     pub fn category(&self) -> &str {
         self.text(&self.category)
+    }
+
+    pub fn origin(&self) -> Option<OriginRef<'_>> {
+        self.origin.as_ref().map(|origin| OriginRef {
+            file: self.text(&origin.file),
+            fid: self.text(&origin.fid),
+            lsn: origin.lsn,
+            offset: origin.offset,
+            crc: origin.crc,
+        })
     }
 
     /// The whole record, parsed again from the JSON: for the fields not taken out (the
@@ -380,6 +408,13 @@ impl From<&Record> for RecordLine {
             append(&record.source),
             append(record.category.as_str()),
         );
+        let origin = record.origin.as_ref().map(|origin| OriginSpans {
+            file: append(&origin.file),
+            fid: append(&origin.fid),
+            lsn: origin.lsn,
+            offset: origin.offset,
+            crc: origin.crc,
+        });
         RecordLine {
             buf,
             json_len,
@@ -387,7 +422,7 @@ impl From<&Record> for RecordLine {
             source,
             category,
             timestamp: record.timestamp,
-            origin: record.origin.clone(),
+            origin,
         }
     }
 }
@@ -404,7 +439,7 @@ struct Checked<'a, M, X> {
     /// A valid category name.
     category: Cow<'a, str>,
     id: Cow<'a, str>,
-    origin: Option<Origin>,
+    origin: Option<WireOrigin<'a>>,
     extra: X,
     /// Whether [`write_record`] would write the same fields and values as the line holds.
     normal: bool,
@@ -512,8 +547,46 @@ struct WireRecord<'a, M, X> {
     source: Option<Cow<'a, str>>,
     category: Option<Cow<'a, str>>,
     id: Option<Cow<'a, str>>,
-    origin: Option<Origin>,
+    origin: Option<WireOrigin<'a>>,
     extra: X,
+}
+
+/// An [`Origin`] as it comes off the wire: read as `Origin` is, its strings borrowed from the
+/// line where they have no escapes.
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct WireOrigin<'a> {
+    #[serde(borrow)]
+    file: Cow<'a, str>,
+    #[serde(borrow)]
+    fid: Cow<'a, str>,
+    lsn: u64,
+    offset: u64,
+    #[serde(default)]
+    crc: Option<u32>,
+}
+
+impl WireOrigin<'_> {
+    fn into_owned(self) -> Origin {
+        Origin {
+            file: self.file.into_owned(),
+            fid: self.fid.into_owned(),
+            lsn: self.lsn,
+            offset: self.offset,
+            crc: self.crc,
+        }
+    }
+}
+
+impl<'a> From<OriginRef<'a>> for WireOrigin<'a> {
+    fn from(origin: OriginRef<'a>) -> Self {
+        WireOrigin {
+            file: Cow::Borrowed(origin.file),
+            fid: Cow::Borrowed(origin.fid),
+            lsn: origin.lsn,
+            offset: origin.offset,
+            crc: origin.crc,
+        }
+    }
 }
 
 impl<'a> From<Scanned<'a>> for WireRecord<'a, AnyStr, SkipExtras> {
@@ -525,7 +598,7 @@ impl<'a> From<Scanned<'a>> for WireRecord<'a, AnyStr, SkipExtras> {
             source: scanned.source.map(Cow::Borrowed),
             category: scanned.category.map(Cow::Borrowed),
             id: scanned.id.map(Cow::Borrowed),
-            origin: scanned.origin,
+            origin: scanned.origin.map(WireOrigin::from),
             extra: SkipExtras,
         }
     }
@@ -772,6 +845,28 @@ mod tests {
                 parse_record(line.as_bytes()).unwrap_err()
             );
         }
+    }
+
+    #[test]
+    fn a_record_line_hands_out_the_origin_its_record_has() {
+        // The last one has escapes in its origin's strings: read by serde_json, not borrowed.
+        for line in [
+            SIMPLE[0],
+            GOOD,
+            r#"{"timestamp":"2026-11-22T10:00:00.000Z","log_level":"INFO","message":"m","source":"s","category":"access","id":"i","origin":{"file":"/var/log/a\"b\".log","fid":"f\u0031","lsn":3,"offset":120,"crc":null}}"#,
+        ] {
+            let record = parse_record(line.as_bytes()).unwrap();
+            let origin = record.origin.as_ref().map(Origin::borrowed);
+            assert!(origin.is_some());
+            assert_eq!(RecordLine::parse(line.as_bytes()).unwrap().origin(), origin);
+            assert_eq!(RecordLine::from(&record).origin(), origin);
+        }
+        assert_eq!(
+            RecordLine::parse(br#"{"timestamp":"2026-11-22T10:00:00.000Z","log_level":"INFO","message":"m","source":"s"}"#)
+                .unwrap()
+                .origin(),
+            None
+        );
     }
 
     /// Lines as stages hand them to each other, and less usual ones the fast path still reads.

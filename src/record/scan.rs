@@ -10,7 +10,7 @@
 //! fast path never accepts a line that serde_json would refuse, nor reads one differently (a
 //! property test checks both against serde_json).
 
-use super::Origin;
+use super::OriginRef;
 use super::classify::{BLOCK, Classes, classify};
 
 /// The fields of a line the fast path read.
@@ -22,7 +22,7 @@ pub(super) struct Scanned<'a> {
     pub source: Option<&'a str>,
     pub category: Option<&'a str>,
     pub id: Option<&'a str>,
-    pub origin: Option<Origin>,
+    pub origin: Option<OriginRef<'a>>,
 }
 
 /// Reads `line` if it is a simple record object; `None` leaves it to serde_json.
@@ -228,8 +228,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// The `origin` object, with exactly the fields [`Origin`] has, each once.
-    fn origin(&mut self) -> Option<Origin> {
+    /// The `origin` object, with exactly the fields [`Origin`](super::Origin) has, each once.
+    fn origin(&mut self) -> Option<OriginRef<'a>> {
         self.expect(b'{')?;
         let (mut file, mut fid, mut lsn, mut offset, mut crc) = (None, None, None, None, None);
         loop {
@@ -253,9 +253,9 @@ impl<'a> Cursor<'a> {
                 break;
             }
         }
-        Some(Origin {
-            file: file?.to_string(),
-            fid: fid?.to_string(),
+        Some(OriginRef {
+            file: file?,
+            fid: fid?,
             lsn: lsn?,
             offset: offset?,
             crc: crc.flatten(),

@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use super::{LineId, Origin, Record, format_timestamp};
+use super::{LineId, OriginRef, Record, format_timestamp};
 
 /// Appends `record` as one JSON object and a newline to `out`.
 pub fn write_record(record: &Record, out: &mut Vec<u8>) {
@@ -18,7 +18,7 @@ pub fn write_record(record: &Record, out: &mut Vec<u8>) {
     write_json_str(&record.id, out);
     if let Some(origin) = &record.origin {
         out.extend_from_slice(b",\"origin\":");
-        write_origin(origin, out);
+        write_origin(origin.borrowed(), out);
     }
     write_extra_and_end(record, out);
 }
@@ -99,8 +99,8 @@ fn write_extra_and_end(record: &Record, out: &mut Vec<u8>) {
 }
 
 /// Appends `origin` as a JSON object (what the `origin` field of a record holds).
-pub fn write_origin(origin: &Origin, out: &mut Vec<u8>) {
-    write_origin_head(origin.file.as_str(), origin.fid.as_str(), out);
+pub fn write_origin(origin: OriginRef<'_>, out: &mut Vec<u8>) {
+    write_origin_head(origin.file, origin.fid, out);
     write_origin_position(origin.lsn, origin.offset, origin.crc, out);
 }
 
@@ -261,7 +261,7 @@ impl<W: Write> RecordWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Category, Level};
+    use crate::record::{Category, Level, Origin};
 
     #[test]
     fn file_records_are_written_as_records_are() {
