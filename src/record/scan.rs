@@ -176,8 +176,17 @@ impl<'a> Cursor<'a> {
     fn unsigned(&mut self) -> Option<u64> {
         self.peek()?;
         let start = self.pos;
-        self.number()?;
-        self.line[start..self.pos].parse().ok()
+        let mut value = 0u64;
+        while let Some(&digit @ b'0'..=b'9') = self.bytes().get(self.pos) {
+            value = value
+                .checked_mul(10)?
+                .checked_add(u64::from(digit - b'0'))?;
+            self.pos += 1;
+        }
+        let digits = self.pos - start;
+        let leading_zero = digits > 1 && self.bytes()[start] == b'0';
+        let not_integer = matches!(self.bytes().get(self.pos), Some(b'.' | b'e' | b'E'));
+        (digits > 0 && !leading_zero && !not_integer).then_some(value)
     }
 
     /// Any string, number (no exponent), `true`, `false` or `null`.
