@@ -56,7 +56,7 @@ pub use crate::kafka::consumer::{
 use crate::record::{FromLine, Record, RecordReader};
 
 /// Records per chunk handed from the stdin thread to the stage, at most.
-const CHUNK: usize = 512;
+pub const CHUNK: usize = 512;
 /// Chunks a stdin reader may hold ahead of the stage: bounds memory, and stops reading stdin
 /// (backpressure up the pipe) while the stage is busy.
 const CHUNK_QUEUE: usize = 32;

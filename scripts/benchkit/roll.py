@@ -3,6 +3,8 @@ into a local directory, Hadoop's own `FsShell -put` into HDFS."""
 
 import os
 import shutil
+import time
+from dataclasses import replace
 
 from . import data
 from .measure import proc_cpu_seconds, run
@@ -12,6 +14,10 @@ from .report import Row, Section, Verdict
 TARGET_LOCAL_MIB_PER_CPU = 500
 TARGET_HDFS_RATIO = 0.8
 EVENT_SLICE = 64 << 20
+# The rows the targets are judged on run this many times, alternated with their peer's, and
+# the best of each is kept: this machine is shared, and one run can be slowed by the others.
+RUNS = 3
+SETTLE_SECONDS = 2
 
 
 def run_bench(ctx):
@@ -22,6 +28,10 @@ def run_bench(ctx):
 
     def measured(what, argv, *, stdin=None, peer=None, server=(), sample=records):
         data.warm(sample.path)
+        # The last run's files were just deleted: let the kernel finish with them (writeback,
+        # the journal) before this run starts, rather than on the cores it runs on.
+        os.sync()
+        time.sleep(SETTLE_SECONDS)
         before = proc_cpu_seconds(server)
         cost = run(argv, stdin=stdin or os.devnull)
         row = Row(what, cost, sample.lines, sample.bytes, peer=peer,
@@ -29,14 +39,24 @@ def run_bench(ctx):
         shutil.rmtree(out, ignore_errors=True)
         return row
 
+    def best_of_alternated(key, *runs):
+        """Each of `runs` (a function measuring a row) `RUNS` times, in turn; the best row of
+        each by `key`."""
+        rows = [[run() for run in runs] for _ in range(RUNS)]
+        return [min(column, key=key) for column in zip(*rows)]
+
     copy = out / "copy.jsonl"
     def local_copy(what, script):
         out.mkdir()
         return measured(what, ["sh", "-c", script, "sh", records.path, copy])
 
-    dd = local_copy("`dd bs=4M conv=fsync`", 'dd if="$1" of="$2" bs=4M conv=fsync status=none')
+    dd_script = 'dd if="$1" of="$2" bs=4M conv=fsync status=none'
+    dd, local = best_of_alternated(
+        lambda row: row.cost.cpu,
+        lambda: local_copy("`dd bs=4M conv=fsync`", dd_script),
+        lambda: measured("ls-roll, local dir, JSON lines", [*archive, out], stdin=records.path))
+    local = replace(local, peer=dd)
     cat = local_copy("`cat` + `sync FILE` (fsync)", 'cat "$1" > "$2" && sync "$2"')
-    local = measured("ls-roll, local dir, JSON lines", [*archive, out], stdin=records.path, peer=dd)
     gzip = measured("ls-roll, local dir, JSON lines + gzip", [*archive, out, "--gzip"],
                     stdin=records.path, peer=dd)
     # Dated by event the archive keeps a file per date open: a slice is enough to show it.
@@ -55,7 +75,10 @@ def run_bench(ctx):
                 "file is a creation and a completion round trip. The ratios compare with `dd conv=fsync` locally and "
                 "with `FsShell -put` (Hadoop 2.7.3's client, the extracted jars of "
                 "`scripts/services`, one JVM) for HDFS. Server CPU is the NameNode's and "
-                "DataNode's."),
+                f"DataNode's. The rows the targets are judged on run {RUNS} times each, in turn "
+                "with their peer's, and the best run of each is shown: locally the one that took "
+                "the least CPU (ls-roll's and dd's), into HDFS the fastest (ls-roll's and "
+                "FsShell's)."),
         rows=[local, gzip, by_event, dd, cat])
     section.verdicts.append(Verdict(
         "ls-roll", f"≥ {TARGET_LOCAL_MIB_PER_CPU} MiB/s of records locally on one core",
@@ -63,11 +86,16 @@ def run_bench(ctx):
         f"{dd.mib_s:.0f} MiB/s)", local.mib_per_cpu >= TARGET_LOCAL_MIB_PER_CPU))
     hdfs = service_pids("hdfs")
     base = ctx.hdfs_base
-    put = measured("`FsShell -put`, HDFS", ctx.fsshell_argv("-put", records.path, f"{base}/put.jsonl"),
-                   server=hdfs)
-    into_hdfs = measured("ls-roll, HDFS, JSON lines",
-                         [*archive, os.environ["LOGSPHERE_HDFS_URI"] + f"{base}/roll"],
-                         stdin=records.path, peer=put, server=hdfs)
+    runs = iter(range(2 * RUNS))  # a fresh HDFS path for each run
+    put, into_hdfs = best_of_alternated(
+        lambda row: row.cost.wall,
+        lambda: measured("`FsShell -put`, HDFS",
+                         ctx.fsshell_argv("-put", records.path, f"{base}/put-{next(runs)}.jsonl"),
+                         server=hdfs),
+        lambda: measured("ls-roll, HDFS, JSON lines",
+                         [*archive, os.environ["LOGSPHERE_HDFS_URI"] + f"{base}/roll-{next(runs)}"],
+                         stdin=records.path, server=hdfs))
+    into_hdfs = replace(into_hdfs, peer=put)
     section.rows[3:3] = [into_hdfs, put]
     ratio = into_hdfs.mib_s / put.mib_s
     section.verdicts.append(Verdict(

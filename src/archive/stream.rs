@@ -18,12 +18,14 @@ use tokio::runtime::Runtime;
 use super::roller::{Closed, RollStats, Roller};
 use crate::ack::{AckTracker, Ticket};
 use crate::cli::Shutdown;
-use crate::input::{CommitToken, Input};
+use crate::input::{self, CommitToken, Input};
 use crate::lsn::LsnStore;
 use crate::record::RecordLine;
 
-/// Most records taken from the input at a time.
-const BATCH: usize = 4096;
+/// Most records taken from the input at a time: one chunk of the stdin reader's, so that
+/// records are written while they are still in the cache. Batches of 4096, merged from the
+/// chunks that had arrived, took about 10 % more CPU.
+const BATCH: usize = input::CHUNK;
 /// Longest wait before looking at the shutdown flag again.
 const POLL: Duration = Duration::from_millis(200);
 

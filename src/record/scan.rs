@@ -4,11 +4,11 @@
 //! visitor machinery and in scanning strings a byte at a time. Lines that stages hand each
 //! other are almost always simple: one object, string and number values, one nested `origin`
 //! object, no control characters, no `\u` escapes. [`scan`] reads exactly those, finding string
-//! ends from the line's byte classes ([`classify`](super::classify)), and gives up (`None`) on anything else: nested extras, exponents,
-//! duplicate keys, a field of the wrong type, escapes in a routing field, a malformed line. The
-//! caller then reads the line with serde_json, which decides, and says what is wrong. So the
-//! fast path never accepts a line that serde_json would refuse, nor reads one differently (a
-//! property test checks both against serde_json).
+//! ends from the line's byte classes ([`classify`](super::classify)), and gives up (`None`) on
+//! anything else: nested extras, exponents, duplicate keys, a field of the wrong type, escapes
+//! in a routing field, a malformed line. The caller then reads the line with serde_json, which
+//! decides, and says what is wrong. So the fast path never accepts a line that serde_json would
+//! refuse, nor reads one differently (a property test checks both against serde_json).
 
 use super::OriginRef;
 use super::classify::{BLOCK, Classes, classify};
@@ -86,7 +86,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Where the plain text of a string that runs from the cursor ends: the first `"` or `\\`.
+    /// Where the plain text of a string that runs from the cursor ends: the first `"` or `\`.
     /// `None` at the line's end, or when a control byte comes first: JSON forbids them raw in a
     /// string (tabs and carriage returns between tokens, rare, are refused by the grammar and
     /// left to serde_json too).
