@@ -74,6 +74,7 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// The same origin, its strings borrowed.
     pub fn borrowed(&self) -> OriginRef<'_> {
         OriginRef {
             file: &self.file,

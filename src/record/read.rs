@@ -371,6 +371,7 @@ impl RecordLine {
         self.text(&self.category)
     }
 
+    /// Where the record was read, for a record of a tailed file.
     pub fn origin(&self) -> Option<OriginRef<'_>> {
         self.origin.as_ref().map(|origin| OriginRef {
             file: self.text(&origin.file),
