@@ -82,7 +82,7 @@ def run_bench(ctx):
         rows=[local, gzip, by_event, dd, cat])
     section.verdicts.append(Verdict(
         "ls-roll", f"≥ {TARGET_LOCAL_MIB_PER_CPU} MiB/s of records locally on one core",
-        f"{local.mib_per_cpu:.0f} MiB per CPU-s ({local.mib_s:.0f} MiB/s wall; dd "
+        f"{local.mib_per_cpu:.1f} MiB per CPU-s ({local.mib_s:.0f} MiB/s wall; dd "
         f"{dd.mib_s:.0f} MiB/s)", local.mib_per_cpu >= TARGET_LOCAL_MIB_PER_CPU))
     hdfs = service_pids("hdfs")
     base = ctx.hdfs_base
