@@ -65,7 +65,7 @@ impl AckTracker {
     /// Starts tracking a record read from `origin`. Records of one file must be tracked in the
     /// order they were read.
     pub fn track(&mut self, origin: OriginRef<'_>) -> Ticket {
-        let file = self.files.index(&origin.fid);
+        let file = self.files.index(origin.fid);
         let acks = self.files.get_mut(file).expect("just indexed");
         let seq = acks.base + acks.pending.len() as u64;
         if acks

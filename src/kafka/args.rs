@@ -108,8 +108,13 @@ impl BrokerArgs {
         if config.get("bootstrap.servers").is_none() {
             bail!("no Kafka brokers given: pass --brokers HOST:PORT or set LOGSPHERE_BROKERS");
         }
-        // librdkafka's own log lines go through the `log` facade to our stderr logger.
-        config.set_log_level(rdkafka::config::RDKafkaLogLevel::Warning);
+        // librdkafka's own log lines go through the `log` facade to our stderr logger. Its
+        // `debug` contexts (`-X debug=msg,...`) log at debug level: asked for, they are let
+        // through (and shown with -vv).
+        config.set_log_level(match config.get("debug") {
+            Some(_) => rdkafka::config::RDKafkaLogLevel::Debug,
+            None => rdkafka::config::RDKafkaLogLevel::Warning,
+        });
         Ok(config)
     }
 }
@@ -143,6 +148,8 @@ fn read_config_file(path: &Path) -> Result<Vec<(String, String)>> {
 
 #[cfg(test)]
 mod tests {
+    use rdkafka::config::RDKafkaLogLevel;
+
     use super::*;
 
     #[test]
@@ -167,6 +174,20 @@ mod tests {
         assert_eq!(config.get("sasl.password"), Some("s3cret"));
         assert_eq!(config.get("linger.ms"), Some("9"));
         assert_eq!(config.get("acks"), Some("1"));
+    }
+
+    #[test]
+    fn librdkafka_debug_lines_come_through_when_asked_for() {
+        let args = |settings: Vec<(String, String)>| BrokerArgs {
+            brokers: Some("b:9092".into()),
+            settings,
+            ..BrokerArgs::default()
+        };
+        let quiet = args(vec![]).client_config(&[]).unwrap();
+        assert!(matches!(quiet.log_level, RDKafkaLogLevel::Warning));
+        let debug = args(vec![("debug".into(), "msg".into())]);
+        let debug = debug.client_config(&[]).unwrap();
+        assert!(matches!(debug.log_level, RDKafkaLogLevel::Debug));
     }
 
     #[test]

@@ -113,7 +113,12 @@ pub(crate) fn log_librdkafka(level: RDKafkaLogLevel, facility: &str, message: &s
         | RDKafkaLogLevel::Error
         | RDKafkaLogLevel::Warning => log::Level::Warn,
         RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => log::Level::Info,
-        RDKafkaLogLevel::Debug => log::Level::Debug,
+        RDKafkaLogLevel::Debug => {
+            // Only there when asked for (`-X debug=...`): every line, not one per facility
+            // and interval as for errors.
+            log::debug!("Kafka: librdkafka {facility}: {message}");
+            return;
+        }
     };
     log_client_error(level, &format_args!("librdkafka {facility}"), message);
 }
