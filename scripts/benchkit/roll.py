@@ -78,7 +78,9 @@ def run_bench(ctx):
                 f"DataNode's. The rows the targets are judged on run {RUNS} times each, in turn "
                 "with their peer's, and the best run of each is shown: locally the one that took "
                 "the least CPU (ls-roll's and dd's), into HDFS the fastest (ls-roll's and "
-                "FsShell's)."),
+                f"FsShell's). Every run starts after a `sync` and a {SETTLE_SECONDS} s pause, so "
+                "that the kernel's writeback of the files the last run wrote and deleted does not "
+                "run on the same cores."),
         rows=[local, gzip, by_event, dd, cat])
     section.verdicts.append(Verdict(
         "ls-roll", f"≥ {TARGET_LOCAL_MIB_PER_CPU} MiB/s of records locally on one core",
