@@ -97,18 +97,6 @@ pub struct OriginRef<'a> {
     pub crc: Option<u32>,
 }
 
-impl OriginRef<'_> {
-    pub fn into_owned(self) -> Origin {
-        Origin {
-            file: self.file.to_string(),
-            fid: self.fid.to_string(),
-            lsn: self.lsn,
-            offset: self.offset,
-            crc: self.crc,
-        }
-    }
-}
-
 /// The names of the fields every record has; all other keys of a record object are extras.
 pub const CORE_FIELDS: [&str; 7] = [
     "timestamp",
